@@ -1,0 +1,47 @@
+// Batched matrix multiplication with numpy broadcasting of the batch dimensions, and its VJP.
+
+import { isFloat } from '../dtype.js';
+import { apply1, defineOp, fail, fmtShape, Tensor } from '../tensor.js';
+import { broadcastShapes } from './broadcast.js';
+import { reshape, swapAxes } from './shape.js';
+
+export const matmulOp = defineOp<Record<string, never>>({
+  name: 'matmul',
+  infer: ([a, b]) => {
+    if (a!.dtype !== b!.dtype) fail('matmul', `dtype mismatch: ${a!.dtype} vs ${b!.dtype}`);
+    if (a!.rank < 2 || b!.rank < 2) {
+      fail('matmul', `needs rank >= 2 operands, got ${fmtShape(a!.shape)} and ${fmtShape(b!.shape)} (unsqueeze vectors first)`);
+    }
+    const [m, k] = a!.shape.slice(-2) as [number, number];
+    const [k2, n] = b!.shape.slice(-2) as [number, number];
+    if (k !== k2) fail('matmul', `inner dimensions differ: ${fmtShape(a!.shape)} @ ${fmtShape(b!.shape)} (${k} vs ${k2})`);
+    const batch = broadcastShapes('matmul', a!.shape.slice(0, -2), b!.shape.slice(0, -2));
+    return [{ shape: [...batch, m, n], dtype: a!.dtype }];
+  },
+  emit: (e, [a, b], [out]) => e.node('MatMul', [a!, b!], [out!]),
+  vjp: ({ inputs: [a, b], grads: [g], needs }) => {
+    // (..., M, K) @ (..., K, N) -> (..., M, N)
+    const A = a!;
+    const B = b!;
+    const G = g!;
+    let dA: Tensor | null = null;
+    let dB: Tensor | null = null;
+    if (needs[0]) dA = matmul(G, swapAxes(B, -1, -2)); // (..., M, N) @ (..., N, K) -> (..., M, K)
+    if (needs[1]) {
+      if (B.rank === 2 && A.rank > 2) {
+        // Shared weight: fold the batch into M so dB is one GEMM: (K, B*M) @ (B*M, N) -> (K, N)
+        const K = A.shape[A.rank - 1]!;
+        const N = G.shape[G.rank - 1]!;
+        dB = matmul(swapAxes(reshape(A, [-1, K]), 0, 1), reshape(G, [-1, N]));
+      } else {
+        dB = matmul(swapAxes(A, -1, -2), G); // (..., K, M) @ (..., M, N) -> (..., K, N)
+      }
+    }
+    return [dA, dB];
+  },
+});
+
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (!isFloat(a.dtype) && a.dtype !== 'int32' && a.dtype !== 'int64') fail('matmul', `unsupported dtype ${a.dtype}`);
+  return apply1(matmulOp, [a, b], {});
+}
