@@ -15,3 +15,6 @@ export * from './ops/indexing.js';
 export * from './ops/nn.js';
 export * from './ops/random.js';
 export * from './ops/conv.js';
+export * from './optim.js';
+export * from './schedule.js';
+export * from './train-step.js';

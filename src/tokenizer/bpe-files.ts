@@ -163,7 +163,10 @@ export function parseHfTokenizerJson(j: unknown, path: string): BpeTokenizer {
     if (model[key] !== undefined && model[key] !== null && model[key] !== '') throw new Error(`${path}: model.${key} = ${JSON.stringify(model[key])} is not supported (GPT-2-style byte-level BPE only)`);
   }
   if (model.byte_fallback === true) throw new Error(`${path}: model.byte_fallback is not supported (GPT-2-style byte-level BPE only)`);
-  if (j.normalizer !== undefined && j.normalizer !== null) throw new Error(`${path}: normalizer ${describe((j.normalizer as { type?: unknown }).type ?? j.normalizer)} is not supported; expected null`);
+  if (j.normalizer !== undefined && j.normalizer !== null) {
+    const type = isPlainObject(j.normalizer) ? JSON.stringify(j.normalizer.type) : describe(j.normalizer);
+    throw new Error(`${path}: normalizer ${type} is not supported; expected null`);
+  }
   checkPreTokenizer(j.pre_tokenizer, path);
 
   const vocab = readVocabObject(model.vocab, `${path}: model.vocab`);

@@ -2,7 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tokenizer } from './types.js';
-import { gpt2Regex } from './gpt2-pretokenize.js';
+import { GPT2_PATTERN, gpt2Regex, scanAsciiPretoken } from './gpt2-pretokenize.js';
+import { ASCII_CACHE_MAX_WORD, AsciiWordCache } from './ascii-cache.js';
 import { BpeMerger, PairTable } from './bpe-merge.js';
 import { bpeContentHash, formatMergesTxt, formatVocabJson, type BpeTables } from './bpe-format.js';
 
@@ -49,6 +50,8 @@ export class BpeTokenizer implements Tokenizer {
   private readonly byteToId = new Int32Array(256);
   private readonly wholeWord: Map<string, number> | undefined;
   private readonly re = gpt2Regex();
+  private readonly sticky = new RegExp(GPT2_PATTERN, 'uy');
+  private readonly asciiCache = new AsciiWordCache();
   private readonly cache = new Map<string, number | Int32Array>();
   private ids = new Int32Array(256);
   private utf8 = new Uint8Array(768);
@@ -182,27 +185,71 @@ export class BpeTokenizer implements Tokenizer {
 
   /** Encode with no special-token recognition (tiktoken's encode_ordinary). */
   encodeOrdinary(text: string, out: number[] = []): number[] {
-    const re = this.re;
-    const cache = this.cache;
-    re.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) {
-      const w = m[0];
-      const hit = cache.get(w);
-      if (hit !== undefined) {
-        if (typeof hit === 'number') out.push(hit);
-        else for (let i = 0; i < hit.length; i++) out.push(hit[i]);
+    if (this.wholeWord) return this.encodeOrdinaryRegex(text, out);
+    const n = text.length;
+    const sticky = this.sticky;
+    const acache = this.asciiCache;
+    let i = 0;
+    while (i < n) {
+      const j = scanAsciiPretoken(text, i, n);
+      if (j < 0) {
+        // Non-ASCII involved: let the regex decide this one pre-token.
+        sticky.lastIndex = i;
+        const w = sticky.exec(text)![0];
+        this.encodeString(w, out);
+        i += w.length;
         continue;
       }
-      const r = this.encodeWord(w);
-      if (typeof r === 'number') out.push(r);
-      else for (let i = 0; i < r.length; i++) out.push(r[i]);
+      if (j - i === 1) {
+        out.push(this.byteToId[text.charCodeAt(i)]);
+      } else if (j - i <= ASCII_CACHE_MAX_WORD) {
+        const h = AsciiWordCache.hashRange(text, i, j);
+        if (!acache.emit(text, i, j, h, out)) {
+          const len = this.mergeAscii(text, i, j);
+          acache.insert(text, i, j, h, this.ids, len);
+          for (let k = 0; k < len; k++) out.push(this.ids[k]);
+        }
+      } else {
+        const len = this.mergeAscii(text, i, j);
+        for (let k = 0; k < len; k++) out.push(this.ids[k]);
+      }
+      i = j;
+    }
+    return out;
+  }
+
+  /** The plain regex loop (used when the model looks whole words up first, i.e. Hugging Face ignore_merges). */
+  private encodeOrdinaryRegex(text: string, out: number[]): number[] {
+    const re = this.re;
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) this.encodeString(m[0], out);
+    return out;
+  }
+
+  /** BPE of ASCII text[i, j) into this.ids; returns the token count. */
+  private mergeAscii(text: string, i: number, j: number): number {
+    const n = j - i;
+    if (this.ids.length < n) this.ids = new Int32Array(n * 2);
+    const ids = this.ids;
+    const b2i = this.byteToId;
+    for (let k = 0; k < n; k++) ids[k] = b2i[text.charCodeAt(i + k)];
+    return this.merger.merge(ids, n);
+  }
+
+  /** Encode one pre-token given as a string, through the string-keyed cache. */
+  private encodeString(w: string, out: number[]): void {
+    const cache = this.cache;
+    let r = cache.get(w);
+    if (r === undefined) {
+      r = this.encodeWord(w);
       if (w.length <= CACHE_MAX_WORD) {
         if (cache.size >= CACHE_LIMIT) cache.clear();
         cache.set(w, r);
       }
     }
-    return out;
+    if (typeof r === 'number') out.push(r);
+    else for (let i = 0; i < r.length; i++) out.push(r[i]);
   }
 
   decode(ids: ArrayLike<number>): string {

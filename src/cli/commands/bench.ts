@@ -1,4 +1,41 @@
-// Placeholder registration for the `bench` command family; replaced by the module that implements it.
-import type { Command } from 'commander';
+// `tessera bench …`: engine benchmarks that print one JSON line (train step throughput, matmul GFLOP/s).
 
-export function registerBench(_program: Command): void {}
+import type { Command } from 'commander';
+import { benchTrain } from '../../../bench/train.js';
+import { benchMatmul } from '../../../bench/matmul.js';
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got '${v}'`);
+  return n;
+};
+
+export function registerBench(program: Command): void {
+  const bench = program.command('bench').description('benchmarks (one JSON line per run)');
+  bench
+    .command('train')
+    .description('GPT-2-style training step throughput on random tokens')
+    .option('--layers <n>', 'transformer layers', int, 4)
+    .option('--heads <n>', 'attention heads', int, 4)
+    .option('--embd <n>', 'embedding width', int, 256)
+    .option('--block <n>', 'context length', int, 128)
+    .option('--vocab <n>', 'vocabulary size', int, 4096)
+    .option('--batch <n>', 'batch size', int, 16)
+    .option('--steps <n>', 'timed steps', int, 10)
+    .option('--warmup <n>', 'untimed warm-up steps', int, 2)
+    .option('--threads <n>', 'intra-op threads', int)
+    .option('--json', 'print JSON (always on)')
+    .action(async (o) => {
+      const r = await benchTrain(o);
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+    });
+  bench
+    .command('matmul')
+    .description('square fp32 matmul GFLOP/s on ONNX Runtime')
+    .option('--sizes <list>', 'comma-separated sizes', '512,1024,2048')
+    .option('--repeats <n>', 'runs per size (median reported)', int, 5)
+    .option('--json', 'print JSON (always on)')
+    .action(async (o) => {
+      for (const r of await benchMatmul(o.sizes.split(',').map(Number), o.repeats)) process.stdout.write(`${JSON.stringify(r)}\n`);
+    });
+}
