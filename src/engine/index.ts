@@ -18,3 +18,4 @@ export * from './ops/conv.js';
 export * from './optim.js';
 export * from './schedule.js';
 export * from './train-step.js';
+export * from './export.js';

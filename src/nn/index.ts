@@ -3,3 +3,4 @@ export * from './init.js';
 export * from './module.js';
 export * from './layers.js';
 export * from './train.js';
+export * from './export.js';

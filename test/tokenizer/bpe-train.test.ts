@@ -83,3 +83,45 @@ test('special-token text in the corpus is not learned as merges; bad arguments a
   const small = trainBpe(['abab'], 5000);
   assert.ok(small.vocabSize < 5000 && small.vocabSize > 257);
 });
+
+test('incremental pair counting equals naive recounting (reference trainer)', async () => {
+  const { pretokenize } = await import('../../src/tokenizer/gpt2-pretokenize.js');
+  const { BYTE_ORDER } = await import('../../src/tokenizer/bytes-unicode.js');
+  const docs = spamSample(150, 11).map((d) => d.slice(0, 4000));
+  docs.push('aaaaaaa aaaa aaa bbbbbb ababab');
+  const target = 420;
+  const fast = trainBpe(docs, target, { specialTokens: [] });
+  // Naive: recount all pairs every step, most frequent first, ties to smaller (left, right).
+  const counts = new Map<string, number>();
+  for (const d of docs) for (const w of pretokenize(d)) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const byteId = new Map(BYTE_ORDER.map((b, i) => [b, i]));
+  const tokenBytes: string[] = BYTE_ORDER.map((b) => String.fromCharCode(b));
+  const words = [...counts].map(([w, c]) => ({ ids: [...Buffer.from(w)].map((b) => byteId.get(b)!), c }));
+  const merges: Array<[number, number]> = [];
+  while (tokenBytes.length < target) {
+    const pc = new Map<number, number>();
+    for (const { ids, c } of words) for (let i = 0; i + 1 < ids.length; i++) pc.set(ids[i] * 100000 + ids[i + 1], (pc.get(ids[i] * 100000 + ids[i + 1]) ?? 0) + c);
+    let best = -1;
+    let bestC = 0;
+    for (const [k, c] of pc) if (c > bestC || (c === bestC && k < best)) [best, bestC] = [k, c];
+    if (bestC < 2) break;
+    const a = Math.floor(best / 100000);
+    const b = best % 100000;
+    const s = tokenBytes[a] + tokenBytes[b];
+    let z = tokenBytes.indexOf(s);
+    if (z < 0) z = tokenBytes.push(s) - 1;
+    merges.push([a, b]);
+    for (const w of words) {
+      const out: number[] = [];
+      for (let i = 0; i < w.ids.length; i++) {
+        if (i + 1 < w.ids.length && w.ids[i] === a && w.ids[i + 1] === b) {
+          out.push(z);
+          i++;
+        } else out.push(w.ids[i]);
+      }
+      w.ids = out;
+    }
+  }
+  assert.equal(fast.merges.length, merges.length);
+  assert.deepEqual(fast.merges, merges);
+});
