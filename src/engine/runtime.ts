@@ -17,6 +17,8 @@ export interface RuntimeOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Write the optimized model ORT produced here (debugging). */
   optimizedModelPath?: string;
+  /** Write ORT's per-node profile (chrome trace JSON) with this file prefix. */
+  profilePrefix?: string;
 }
 
 export interface ValueSpec {
@@ -138,6 +140,11 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
     executionMode: 'sequential',
   };
   if (opts.optimizedModelPath) so.optimizedModelFilePath = opts.optimizedModelPath;
+  const profile = opts.profilePrefix ?? process.env.TESSERA_PROFILE;
+  if (profile) {
+    so.enableProfiling = true;
+    so.profileFilePrefix = profile;
+  }
   try {
     return await ort.InferenceSession.create(model, so);
   } catch (err) {
