@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerTokenize } from './commands/tokenize.js';
 import { registerCorpus } from './commands/corpus.js';
 import { registerBench } from './commands/bench.js';
+import { registerStart } from './commands/start.js';
 
 const program = new Command();
 program
@@ -13,6 +14,7 @@ program
 registerTokenize(program);
 registerCorpus(program);
 registerBench(program);
+registerStart(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -46,6 +46,29 @@ export class CausalSelfAttention extends Module {
     return this.cfg.attention === 'sparse' && this.layer % 2 === 1;
   }
 
+  /**
+   * Incremental attention over a key/value cache. x (B, T, C) are the new positions; pastK/pastV (B, nh, S, hd) hold
+   * S cache slots; bias (B, 1, T, S + T) masks invalid/future slots. Scores against the cache and against the new
+   * keys are computed separately and joined, so the cache is read in place, never copied.
+   * Returns the output and the new keys/values (B, nh, T, hd) for the host to store.
+   */
+  forwardCached(x: Tensor, pastK: Tensor, pastV: Tensor, bias: Tensor): { y: Tensor; k: Tensor; v: Tensor } {
+    const [B, Tn, C] = x.shape as [number, number, number];
+    const nh = this.cfg.nHead;
+    const hd = C / nh;
+    const S = pastK.shape[2]!;
+    const qkv = this.c_attn.forward(x); // (B, T, 3C)
+    const [q, k, v] = T.split(qkv, 3, 2).map((z) => T.transpose(T.reshape(z, [B, Tn, nh, hd]), [0, 2, 1, 3])) as [Tensor, Tensor, Tensor];
+    const qs = T.mul(q, 1 / Math.sqrt(hd));
+    const scorePast = T.matmul(qs, T.transpose(pastK, [0, 1, 3, 2])); // (B, nh, T, S)
+    const scoreNew = T.matmul(qs, T.transpose(k, [0, 1, 3, 2])); // (B, nh, T, T)
+    const p = T.softmax(T.add(T.concat([scorePast, scoreNew], 3), bias), -1); // (B, nh, T, S + T)
+    const [pPast, pNew] = T.split(p, [S, Tn], 3);
+    const y = T.add(T.matmul(pPast!, pastV), T.matmul(pNew!, v)); // (B, nh, T, hd)
+    const merged = T.reshape(T.transpose(y, [0, 2, 1, 3]), [B, Tn, C]);
+    return { y: this.c_proj.forward(merged), k, v };
+  }
+
   forward(x: Tensor, ctx: ForwardCtx): Tensor {
     const [B, Tn, C] = x.shape as [number, number, number];
     const nh = this.cfg.nHead;
@@ -94,6 +117,16 @@ export class Block extends Module {
   }
 }
 
+export interface CacheInputs {
+  /** Positions of the new tokens (B, T) int64. */
+  pos: Tensor;
+  /** Additive masks (B, 1, T, S + T) for dense and (GPT-3 sparse) banded layers. */
+  biasDense: Tensor;
+  biasBanded?: Tensor;
+  pastK: Tensor[];
+  pastV: Tensor[];
+}
+
 export class GPT extends Module {
   wte: Embedding;
   wpe: Embedding;
@@ -121,6 +154,22 @@ export class GPT extends Module {
     let x = this.drop.forward(T.add(this.wte.forward(idx), pos), ctx); // (B, T, C)
     for (const block of this.h) x = block.forward(x, ctx);
     return this.ln_f.forward(x);
+  }
+
+  /** Hidden states (B, T, C) for new tokens given a KV cache; also returns each layer's new keys and values. */
+  hiddenCached(idx: Tensor, c: CacheInputs): { h: Tensor; k: Tensor[]; v: Tensor[] } {
+    let x = T.add(this.wte.forward(idx), T.gather(this.wpe.weight.t, c.pos)); // (B, T, C)
+    const ks: Tensor[] = [];
+    const vs: Tensor[] = [];
+    this.h.forEach((block, i) => {
+      const bias = block.attn.banded ? c.biasBanded! : c.biasDense;
+      const a = block.attn.forwardCached(block.ln_1.forward(x), c.pastK[i]!, c.pastV[i]!, bias);
+      ks.push(a.k);
+      vs.push(a.v);
+      x = T.add(x, a.y);
+      x = T.add(x, block.mlp.forward(block.ln_2.forward(x), { training: false }));
+    });
+    return { h: this.ln_f.forward(x), k: ks, v: vs };
   }
 
   /** Project hidden states to vocabulary logits (tied: x @ wteᵀ). */

@@ -1,19 +1,20 @@
 // A bounded cache of BPE results for ASCII pre-tokens, keyed directly by the characters of the input string
-// (no substring allocation or string hashing on the hot path).
+// (no substring allocation or string hashing on the hot path). Grows from 16K to 1M slots (512K words), then starts over.
 
-const SLOTS = 1 << 17;
-const MAX_ENTRIES = SLOTS >> 1;
+const MIN_SLOTS = 1 << 14;
+const MAX_SLOTS = 1 << 20;
 /** Pre-tokens longer than this are not cached. */
 export const ASCII_CACHE_MAX_WORD = 48;
 
 export class AsciiWordCache {
-  private readonly hash = new Int32Array(SLOTS);
-  private readonly keyOff = new Int32Array(SLOTS);
-  private readonly keyLen = new Int32Array(SLOTS); // 0 = empty slot
-  private readonly valOff = new Int32Array(SLOTS);
-  private readonly valLen = new Int32Array(SLOTS);
-  private keys = new Uint8Array(MAX_ENTRIES * 8);
-  private vals = new Int32Array(MAX_ENTRIES * 4);
+  private slots = MIN_SLOTS;
+  private hash = new Int32Array(MIN_SLOTS);
+  private keyOff = new Int32Array(MIN_SLOTS);
+  private keyLen = new Int32Array(MIN_SLOTS); // 0 = empty slot
+  private valOff = new Int32Array(MIN_SLOTS);
+  private valLen = new Int32Array(MIN_SLOTS);
+  private keys: Uint8Array = new Uint8Array(MIN_SLOTS * 4);
+  private vals: Int32Array = new Int32Array(MIN_SLOTS * 2);
   private keyTop = 0;
   private valTop = 0;
   private entries = 0;
@@ -28,7 +29,8 @@ export class AsciiWordCache {
   emit(text: string, i: number, j: number, h: number, out: number[]): boolean {
     const len = j - i;
     const { hash, keyLen, keyOff, keys } = this;
-    let s = h & (SLOTS - 1);
+    const mask = this.slots - 1;
+    let s = h & mask;
     let kl: number;
     while ((kl = keyLen[s]) !== 0) {
       if (hash[s] === h && kl === len) {
@@ -44,16 +46,22 @@ export class AsciiWordCache {
           return true;
         }
       }
-      s = (s + 1) & (SLOTS - 1);
+      s = (s + 1) & mask;
     }
     return false;
   }
 
   insert(text: string, i: number, j: number, h: number, ids: Int32Array, n: number): void {
     const len = j - i;
-    if (this.entries >= MAX_ENTRIES || this.keyTop + len > this.keys.length || this.valTop + n > this.vals.length) this.clear();
-    let s = h & (SLOTS - 1);
-    while (this.keyLen[s] !== 0) s = (s + 1) & (SLOTS - 1);
+    if ((this.entries + 1) * 2 > this.slots) {
+      if (this.slots < MAX_SLOTS) this.rehash(this.slots * 2);
+      else this.clear();
+    }
+    if (this.keyTop + len > this.keys.length) this.keys = grow8(this.keys, this.keyTop + len);
+    if (this.valTop + n > this.vals.length) this.vals = grow32(this.vals, this.valTop + n);
+    const mask = this.slots - 1;
+    let s = h & mask;
+    while (this.keyLen[s] !== 0) s = (s + 1) & mask;
     this.hash[s] = h;
     this.keyLen[s] = len;
     this.keyOff[s] = this.keyTop;
@@ -72,4 +80,37 @@ export class AsciiWordCache {
     this.valTop = 0;
     this.entries = 0;
   }
+
+  private rehash(slots: number): void {
+    const { hash, keyOff, keyLen, valOff, valLen } = this;
+    this.slots = slots;
+    this.hash = new Int32Array(slots);
+    this.keyOff = new Int32Array(slots);
+    this.keyLen = new Int32Array(slots);
+    this.valOff = new Int32Array(slots);
+    this.valLen = new Int32Array(slots);
+    const mask = slots - 1;
+    for (let old = 0; old < hash.length; old++) {
+      if (keyLen[old] === 0) continue;
+      let s = hash[old] & mask;
+      while (this.keyLen[s] !== 0) s = (s + 1) & mask;
+      this.hash[s] = hash[old];
+      this.keyOff[s] = keyOff[old];
+      this.keyLen[s] = keyLen[old];
+      this.valOff[s] = valOff[old];
+      this.valLen[s] = valLen[old];
+    }
+  }
+}
+
+function grow8(a: Uint8Array, need: number): Uint8Array {
+  const b = new Uint8Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+function grow32(a: Int32Array, need: number): Int32Array {
+  const b = new Int32Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
 }

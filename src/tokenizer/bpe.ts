@@ -43,7 +43,8 @@ export class BpeTokenizer implements Tokenizer {
   private readonly specials: ReadonlyMap<string, number>;
   private readonly specialsById: Map<number, string>;
   private readonly specialRegex: RegExp | undefined;
-  private readonly semantics: 'merges' | 'tiktoken';
+  /** Which merge rule the model follows (see BpeModel). */
+  readonly semantics: 'merges' | 'tiktoken';
   private mergesList: ReadonlyArray<readonly [number, number]> | undefined;
   private readonly table: PairTable;
   private readonly merger: BpeMerger;
@@ -70,6 +71,7 @@ export class BpeTokenizer implements Tokenizer {
     this._id = model.id;
     this.specialsById = new Map();
     for (const [text, id] of specials) {
+      if (text === '') throw new Error(`BPE: special token ${id} has empty text`);
       if (!Number.isInteger(id) || id < 0 || id >= tokens.length) throw new Error(`BPE: special token ${JSON.stringify(text)} has id ${id} outside 0..${tokens.length - 1}`);
       this.specialsById.set(id, text);
     }
@@ -159,7 +161,7 @@ export class BpeTokenizer implements Tokenizer {
   /** Bytes of an ordinary token, or the UTF-8 of a special token. */
   tokenBytes(id: number): Uint8Array {
     this.checkId(id);
-    return this.flat.subarray(this.offsets[id], this.offsets[id + 1]);
+    return this.flat.slice(this.offsets[id], this.offsets[id + 1]);
   }
 
   encode(text: string, opts?: EncodeOptions): number[] {

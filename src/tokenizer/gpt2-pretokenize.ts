@@ -8,17 +8,14 @@ export function gpt2Regex(): RegExp {
   return new RegExp(GPT2_PATTERN, 'gu');
 }
 
-const SHARED = gpt2Regex();
-
 /** Split text into GPT-2 pre-tokens; their concatenation is the input. */
 export function pretokenize(text: string): string[] {
-  return text.match(SHARED) ?? [];
+  return text.match(gpt2Regex()) ?? [];
 }
 
 /** Call fn for each GPT-2 pre-token of text, in order. */
 export function forEachPretoken(text: string, fn: (word: string) => void): void {
-  const re = SHARED;
-  re.lastIndex = 0;
+  const re = gpt2Regex();
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) fn(m[0]);
 }
