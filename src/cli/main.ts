@@ -4,6 +4,7 @@ import { registerTokenize } from './commands/tokenize.js';
 import { registerCorpus } from './commands/corpus.js';
 import { registerBench } from './commands/bench.js';
 import { registerStart } from './commands/start.js';
+import { registerLm } from './commands/lm.js';
 
 const program = new Command();
 program
@@ -15,6 +16,7 @@ registerTokenize(program);
 registerCorpus(program);
 registerBench(program);
 registerStart(program);
+registerLm(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -36,12 +36,13 @@ function gpt3(nLayer: number, nEmbd: number, nHead: number): Partial<GptConfig> 
   return { nLayer, nEmbd, nHead, blockSize: 2048, vocabSize: 50257, attention: 'sparse', bandWidth: 256 };
 }
 
-/** GPT-3 Table 2.1 (13B's printed d_model 5140 is a typo for 5120 = 40 × 128) plus small CPU presets. */
+/** GPT-3 Table 2.1 (13B's printed d_model 5140 is a typo for 5120 = 40 × 128; XL's 24 heads do not divide 2048) plus small CPU presets. */
 export const PRESETS: Record<string, { config: Partial<GptConfig>; paper?: { params: number; batchTokens: number; lr: number } }> = {
   'gpt3-small': { config: gpt3(12, 768, 12), paper: { params: 125e6, batchTokens: 0.5e6, lr: 6e-4 } },
   'gpt3-medium': { config: gpt3(24, 1024, 16), paper: { params: 350e6, batchTokens: 0.5e6, lr: 3e-4 } },
   'gpt3-large': { config: gpt3(24, 1536, 16), paper: { params: 760e6, batchTokens: 0.5e6, lr: 2.5e-4 } },
-  'gpt3-xl': { config: gpt3(24, 2048, 24), paper: { params: 1.3e9, batchTokens: 1e6, lr: 2e-4 } },
+  // Table 2.1 prints 24 heads of 128 for d_model 2048 (24 × 128 ≠ 2048); we keep d_head 128, i.e. 16 heads.
+  'gpt3-xl': { config: gpt3(24, 2048, 16), paper: { params: 1.3e9, batchTokens: 1e6, lr: 2e-4 } },
   'gpt3-2.7b': { config: gpt3(32, 2560, 32), paper: { params: 2.7e9, batchTokens: 1e6, lr: 1.6e-4 } },
   'gpt3-6.7b': { config: gpt3(32, 4096, 32), paper: { params: 6.7e9, batchTokens: 2e6, lr: 1.2e-4 } },
   'gpt3-13b': { config: gpt3(40, 5120, 40), paper: { params: 13.0e9, batchTokens: 2e6, lr: 1.0e-4 } },

@@ -129,7 +129,7 @@ export async function trainLm(
   let lastVal = [...history].reverse().find((h) => h.val_loss !== undefined)?.val_loss ?? NaN;
   const tokensPerStep = B * Tn * opts.gradAccum;
   const schedule = { lr: opts.lr, warmup: opts.warmup, decaySteps: opts.steps, minLr: opts.minLr };
-  const bar = opts.progress
+  const bar = opts.progress && process.stderr.isTTY
     ? new cliProgress.SingleBar(
         { format: 'train |{bar}| {value}/{total} | loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}', stream: process.stderr, hideCursor: true, etaBuffer: 20 },
         cliProgress.Presets.shades_classic,
@@ -176,6 +176,9 @@ export async function trainLm(
       history.push(entry);
       const tps = (tokensSeen - startTokens) / Math.max(1e-9, elapsed - startElapsed);
       bar?.update(it, { loss: r.loss.toFixed(4), val: Number.isFinite(lastVal) ? lastVal.toFixed(4) : '-', tps: tps.toFixed(0) });
+      if (!bar && opts.progress !== false && entry.val_loss !== undefined) {
+        log(`step ${it}/${opts.steps} | train loss ${r.loss.toFixed(4)} | val loss ${lastVal.toFixed(4)} | ${tps.toFixed(0)} tok/s | ${elapsed.toFixed(0)} s`);
+      }
       if (it % opts.checkpointInterval === 0 || it === opts.steps) save('interval');
       if (opts.maxSeconds !== undefined && elapsed - startElapsed >= opts.maxSeconds && it < opts.steps) {
         save('time');

@@ -1,0 +1,108 @@
+// Scoring with a GPT: per-token log-probabilities of given text (rolling, with a sliding window over long texts),
+// and log-likelihood of continuations after contexts with an is-greedy flag (the API the few-shot harness and the
+// extraction audit use).
+
+import { Program } from '../engine/runtime.js';
+import { input } from '../engine/ops/core.js';
+import * as T from '../engine/index.js';
+import { withBound } from '../nn/module.js';
+import { EVAL } from '../nn/layers.js';
+import type { GPT } from './model.js';
+
+export interface ContinuationScore {
+  /** Sum of log p(continuation token | everything before it). */
+  logprob: number;
+  /** Whether every continuation token is the argmax prediction. */
+  isGreedy: boolean;
+  tokenLogprobs: number[];
+}
+
+export class Scorer {
+  private programs = new Map<number, Promise<Program>>();
+  constructor(readonly model: GPT) {}
+
+  private program(Tn: number): Promise<Program> {
+    let p = this.programs.get(Tn);
+    if (!p) {
+      const model = this.model;
+      const named = model.nameParameters();
+      const pT = new Map([...named].map(([n, q]) => [n, input(`p:${n}`, q.shape)]));
+      const idx = input('idx', [1, Tn], 'int64');
+      const tgt = input('targets', [1, Tn], 'int64');
+      const outputs = withBound(named, pT, () => {
+        const lsm = T.logSoftmax(model.forward(idx, EVAL), -1); // (1, T, V)
+        const lp = T.squeeze(T.takeAlongAxis(lsm, T.unsqueeze(tgt, -1), -1), -1); // (1, T)
+        const best = T.max(lsm, -1); // (1, T)
+        return { logprobs: lp, best };
+      });
+      p = Program.create({ inputs: [...pT.values(), idx, tgt], outputs, name: `tessera_score_T${Tn}` });
+      this.programs.set(Tn, p);
+    }
+    return p;
+  }
+
+  /** log p(ids[i] | ids[start..i-1]) for i in [from, ids.length), using one forward over ids[start..]. */
+  private async window(ids: number[], start: number, from: number): Promise<{ lp: number[]; greedy: boolean[] }> {
+    const S = this.model.config.blockSize;
+    const seg = ids.slice(start, Math.min(ids.length, start + S + 1));
+    const L = seg.length - 1; // predictions available
+    const Tn = Math.min(S, 2 ** Math.ceil(Math.log2(Math.max(1, L))));
+    const idx = new BigInt64Array(Tn);
+    const tg = new BigInt64Array(Tn);
+    for (let t = 0; t < L; t++) {
+      idx[t] = BigInt(seg[t]!);
+      tg[t] = BigInt(seg[t + 1]!);
+    }
+    const prog = await this.program(Tn);
+    const feeds: Record<string, T.TypedArray> = { idx, targets: tg };
+    for (const [n, q] of this.model.nameParameters()) feeds[`p:${n}`] = q.data;
+    const out = await prog.run(feeds);
+    const lp = out.logprobs!.data as Float32Array;
+    const best = out.best!.data as Float32Array;
+    const r = { lp: [] as number[], greedy: [] as boolean[] };
+    for (let t = from - start - 1; t < L; t++) {
+      r.lp.push(lp[t]!);
+      r.greedy.push(lp[t]! >= best[t]! - 1e-6);
+    }
+    return r;
+  }
+
+  /**
+   * Per-token log-probabilities: result[i] = log p(ids[i] | ids[<i]) for i ≥ 1 (null for i = 0). Texts longer than
+   * the context are scored with overlapping windows so every token sees at least half a context.
+   */
+  async tokenLogprobs(ids: number[]): Promise<{ logprobs: (number | null)[]; greedy: (boolean | null)[] }> {
+    const S = this.model.config.blockSize;
+    const logprobs: (number | null)[] = [null];
+    const greedy: (boolean | null)[] = [null];
+    let next = 1; // next token index to score
+    while (next < ids.length) {
+      const start = next <= S ? 0 : next - Math.floor(S / 2);
+      const w = await this.window(ids, start, next);
+      const take = Math.min(w.lp.length, ids.length - next);
+      for (let k = 0; k < take; k++) {
+        logprobs.push(w.lp[k]!);
+        greedy.push(w.greedy[k]!);
+      }
+      next += take;
+    }
+    return { logprobs, greedy };
+  }
+
+  /** Log-likelihood of `continuation` after `context` (token ids); context is truncated from the left to fit. */
+  async continuation(context: number[], continuation: number[]): Promise<ContinuationScore> {
+    if (continuation.length === 0) return { logprob: 0, isGreedy: true, tokenLogprobs: [] };
+    const S = this.model.config.blockSize;
+    let all = [...context, ...continuation];
+    if (all.length > S + 1) all = all.slice(all.length - (S + 1));
+    const first = all.length - continuation.length;
+    if (first < 1) throw new Error(`continuation of ${continuation.length} tokens does not fit the context (${S})`);
+    const w = await this.window(all, 0, first);
+    return { logprob: w.lp.reduce((a, b) => a + b, 0), isGreedy: w.greedy.every(Boolean), tokenLogprobs: w.lp };
+  }
+
+  async release(): Promise<void> {
+    for (const p of this.programs.values()) await (await p).release();
+    this.programs.clear();
+  }
+}
