@@ -74,7 +74,7 @@ export function fromHfConfig(j: unknown, path: string): GptConfig {
     nLayer: num('n_layer'),
     nHead: num('n_head'),
     layerNormEps: num('layer_norm_epsilon', 1e-5),
-    dropout: 0,
+    dropout: typeof o.resid_pdrop === 'number' ? o.resid_pdrop : 0,
     bias: t.bias === undefined ? true : Boolean(t.bias),
     tiedEmbeddings: o.tie_word_embeddings === undefined ? true : Boolean(o.tie_word_embeddings),
     attention: (t.attention as GptConfig['attention']) ?? 'dense',
