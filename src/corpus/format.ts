@@ -21,11 +21,8 @@ export const HEADER_SIZE = 256;
 const MAGIC = Buffer.from('TSRCIDX\0', 'latin1');
 const TOKENIZER_ID_MAX = 160;
 
-export const enum FileKind {
-  Tokens = 1,
-  SuffixArray = 2,
-  Docs = 3,
-}
+export const FileKind = { Tokens: 1, SuffixArray: 2, Docs: 3 } as const;
+export type FileKind = (typeof FileKind)[keyof typeof FileKind];
 
 export const FILE_KIND_NAMES: Record<number, string> = { 1: 'tokens', 2: 'suffix array', 3: 'document table' };
 export const FILE_EXT: Record<number, string> = { 1: 'tokens', 2: 'sa', 3: 'docs' };
