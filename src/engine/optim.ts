@@ -32,15 +32,21 @@ export interface StepScalars {
 
 /** Scale all gradients so their global L2 norm is at most maxNorm (PyTorch clip_grad_norm_ semantics). */
 export function clipByGlobalNorm(grads: Tensor[], maxNorm: number | undefined): { grads: Tensor[]; norm: Tensor } {
+  const { norm, coef } = clipCoefficient(grads.map((g) => mul(g, g)), maxNorm);
+  if (!coef) return { grads, norm };
+  return { grads: grads.map((g) => mul(g, coef)), norm };
+}
+
+/** Global norm from per-parameter squared gradients, and min(1, max/(norm+1e-6)) (undefined without clipping). */
+export function clipCoefficient(squares: Tensor[], maxNorm: number | undefined): { norm: Tensor; coef: Tensor | undefined } {
   let sq: Tensor | undefined;
-  for (const g of grads) {
-    const s = sum(mul(g, g));
+  for (const g2 of squares) {
+    const s = sum(g2);
     sq = sq ? add(sq, s) : s;
   }
   const norm = sqrt(sq!);
-  if (maxNorm === undefined || !Number.isFinite(maxNorm)) return { grads, norm };
-  const coef = minimum(div(maxNorm, add(norm, 1e-6)), 1); // min(1, max/(norm+1e-6))
-  return { grads: grads.map((g) => mul(g, coef)), norm };
+  if (maxNorm === undefined || !Number.isFinite(maxNorm)) return { norm, coef: undefined };
+  return { norm, coef: minimum(div(maxNorm, add(norm, 1e-6)), 1) };
 }
 
 export interface SlotUpdate {
@@ -53,11 +59,16 @@ export function slotCount(o: OptimizerOptions): number {
   return o.kind === 'adamw' ? 2 : (o.momentum ?? 0) > 0 ? 1 : 0;
 }
 
-/** One update of one parameter: returns the new parameter and new slot values. */
+/**
+ * One update of one parameter from its raw gradient `g`, its squared gradient `g2` (shared with the norm), and the
+ * clip coefficient. Scalar factors are folded so each full-size tensor is touched as few times as possible.
+ */
 export function applyUpdate(
   o: OptimizerOptions,
   p: Tensor,
   g: Tensor,
+  g2: Tensor,
+  coef: Tensor | undefined,
   slots: Tensor[],
   decay: boolean,
   s: StepScalars,
@@ -68,18 +79,24 @@ export function applyUpdate(
     const eps = o.eps ?? 1e-8;
     const wd = o.weightDecay ?? 0.01;
     const [m, v] = slots as [Tensor, Tensor];
-    const m2 = add(mul(m, b1), mul(g, 1 - b1));
-    const v2 = add(mul(v, b2), mul(mul(g, g), 1 - b2));
-    // torch.optim.AdamW: p *= 1 - lr*wd; p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
+    // torch.optim.AdamW with clipped gradient c·g:
+    //   m' = b1 m + (1-b1) c g;  v' = b2 v + (1-b2) c² g²
+    //   p' = p (1 - lr wd) - (lr / bc1) m' / (sqrt(v') / sqrt(bc2) + eps)
+    //      = p (1 - lr wd) - (lr sqrt(bc2) / bc1) m' / (sqrt(v') + eps sqrt(bc2))
+    const gScale = coef ? mul(coef, 1 - b1) : undefined;
+    const g2Scale = coef ? mul(mul(coef, coef), 1 - b2) : undefined;
+    const m2 = add(mul(m, b1), gScale ? mul(g, gScale) : mul(g, 1 - b1));
+    const v2 = add(mul(v, b2), g2Scale ? mul(g2, g2Scale) : mul(g2, 1 - b2));
+    const stepSize = div(mul(s.lr, s.bc2sqrt!), s.bc1!); // scalar
+    const denom = add(sqrt(v2), mul(s.bc2sqrt!, eps));
     let p2 = p;
     if (decay && wd !== 0) p2 = mul(p2, sub(1, mul(s.lr, wd)));
-    const denom = add(div(sqrt(v2), s.bc2sqrt!), eps);
-    p2 = sub(p2, mul(div(s.lr, s.bc1!), div(m2, denom)));
+    p2 = sub(p2, mul(div(m2, denom), stepSize));
     return { param: p2, slots: [m2, v2] };
   }
   const mom = o.momentum ?? 0;
   const wd = o.weightDecay ?? 0;
-  let gg = g;
+  let gg = coef ? mul(g, coef) : g;
   if (decay && wd !== 0) gg = add(gg, mul(p, wd));
   if (mom > 0) {
     const buf = add(mul(slots[0]!, mom), gg);

@@ -7,8 +7,8 @@
 import { allocArray, type TypedArray } from './dtype.js';
 import { grad } from './autodiff.js';
 import { input } from './ops/core.js';
-import { add, div } from './ops/elementwise.js';
-import { applyUpdate, clipByGlobalNorm, slotCount, type OptimizerOptions } from './optim.js';
+import { add, div, mul } from './ops/elementwise.js';
+import { applyUpdate, clipCoefficient, slotCount, type OptimizerOptions } from './optim.js';
 import { Program, type Feed, type RuntimeOptions } from './runtime.js';
 import { fmtShape, type Tensor } from './tensor.js';
 import type { InputSpec } from './compile.js';
@@ -194,7 +194,8 @@ function buildGraph(opts: TrainStepOptions, mode: 'update' | 'accumulate', withA
   }
   const k = opts.accumulate ?? 1;
   if (k > 1) grads = grads.map((g) => div(g, k));
-  const { grads: clipped, norm } = clipByGlobalNorm(grads, opts.clipNorm);
+  const squares = grads.map((g) => mul(g, g));
+  const { norm, coef } = clipCoefficient(squares, opts.clipNorm);
   outputs.grad_norm = norm;
   const lr = input('lr', [], 'float32');
   inputs.push(lr);
@@ -208,7 +209,7 @@ function buildGraph(opts: TrainStepOptions, mode: 'update' | 'accumulate', withA
   ps.forEach((p, i) => {
     const slots = Array.from({ length: nSlots }, (_, s) => input(S(s, p.name), p.shape, 'float32'));
     inputs.push(...slots);
-    const u = applyUpdate(opts.optimizer, paramTensors[i]!, clipped[i]!, slots, p.decay, scalars);
+    const u = applyUpdate(opts.optimizer, paramTensors[i]!, grads[i]!, squares[i]!, coef, slots, p.decay, scalars);
     outputs[`new_${P(p.name)}`] = u.param;
     u.slots.forEach((sv, s) => (outputs[`new_${S(s, p.name)}`] = sv));
   });

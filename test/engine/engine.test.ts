@@ -178,3 +178,12 @@ describe('export', () => {
     }
   });
 });
+
+describe('float16', () => {
+  it('float16 inputs and outputs round-trip through Cast (computation in float32)', async () => {
+    const f = await T.compile((x) => ({ h: T.cast(T.mul(T.cast(x, 'float32'), 2), 'float16') }), [{ shape: [3], dtype: 'float16' }]);
+    // 1.0 = 0x3c00, -2.5 = 0xc100, 0.5 = 0x3800 → doubled: 2.0 = 0x4000, -5.0 = 0xc500, 1.0 = 0x3c00
+    const r = await f(Uint16Array.of(0x3c00, 0xc100, 0x3800));
+    assert.deepEqual(Array.from(r.h as Uint16Array), [0x4000, 0xc500, 0x3c00]);
+  });
+});
