@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { benchTrain } from '../../../bench/train.js';
 import { benchMatmul } from '../../../bench/matmul.js';
+import { benchDecode } from '../../../bench/decode.js';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -28,6 +29,21 @@ export function registerBench(program: Command): void {
     .action(async (o) => {
       const r = await benchTrain(o);
       process.stdout.write(`${JSON.stringify(r)}\n`);
+    });
+  bench
+    .command('decode')
+    .description('KV-cache decoding throughput of a random-weight GPT')
+    .option('--layers <n>', 'transformer layers', int, 12)
+    .option('--heads <n>', 'attention heads', int, 12)
+    .option('--embd <n>', 'embedding width', int, 768)
+    .option('--block <n>', 'context length', int, 1024)
+    .option('--vocab <n>', 'vocabulary size', int, 50257)
+    .option('--batch <n>', 'sequences decoded together', int, 1)
+    .option('--tokens <n>', 'tokens generated per sequence', int, 64)
+    .option('--prompt <n>', 'prompt tokens per sequence', int, 1)
+    .option('--json', 'print JSON (always on)')
+    .action(async (o) => {
+      process.stdout.write(`${JSON.stringify(await benchDecode(o))}\n`);
     });
   bench
     .command('matmul')
