@@ -17,12 +17,63 @@ ms_per_token = seconds / tokens * 1000 (per decode step, i.e. per generated
 position, whatever the batch). prefill_ms is reported separately. A short
 untimed warmup decode (--warmup steps) runs first.
 
-BLAS note: Debian's python3-torch uses the system libblas.so.3 (must be
-openblas-pthread). Decode is dominated by matrix-vector work (batch 1) and the
-768 x 50257 lm-head GEMM; OPENBLAS_CORETYPE (unset on the dev box, where
-OpenBLAS autodetects the Zen 4 CPU as Cooperlake) made no difference beyond
-noise.
+BLAS note: Debian's python3-torch (1.13.1, reports 1.13.0a0; BLAS_INFO=generic)
+calls the system libblas.so.3. The script prefers Debian's OpenMP build of
+OpenBLAS (libopenblas0-openmp) over the default openblas-pthread alternative,
+see the block below; the JSON "blas" field says which one was loaded.
+OPENBLAS_CORETYPE was unset on the 2-core AMD EPYC (Zen 4) dev box (OpenBLAS
+autodetects Cooperlake); forcing Haswell/Zen/SkylakeX made no difference
+beyond noise to sgemm (bench/pytorch_matmul.py), so unsetting it is harmless.
+Debian's torch starts with torch.get_num_threads() == 1 here, so --threads
+(default 2) is applied explicitly. Run on an otherwise idle machine: with
+other processes busy, 2 OpenMP threads on 2 cores degrade by 2-5x.
 """
+
+
+# --- BLAS selection (kept identical in bench/pytorch_*.py) -----------------
+# Debian's torch calls the system libblas.so.3. The default alternative,
+# openblas-pthread, runs its own spinning thread pool next to torch's libgomp
+# pool; on 2 cores the two oversubscribe each other and everything between
+# GEMMs (layer_norm, gelu, copies) crawls: GPT-2 decode at batch 16 was ~4x
+# and the 4-layer train step ~2.5x slower than with the OpenMP build of
+# OpenBLAS, which shares libgomp's pool (pure sgemm speed is the same). So,
+# when Debian's libopenblas0-openmp is installed, re-exec once with it first
+# on LD_LIBRARY_PATH (no system change). TESSERA_PEER_BLAS=system opts out.
+import os
+import sys
+
+_OPENMP_BLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
+
+
+def _prefer_openmp_openblas():
+    if os.environ.get("TESSERA_PEER_BLAS", "openmp") != "openmp":
+        return
+    ld = os.environ.get("LD_LIBRARY_PATH", "")
+    if _OPENMP_BLAS_DIR in ld.split(":"):
+        return
+    if not os.path.isdir(_OPENMP_BLAS_DIR):
+        print("warning: libopenblas0-openmp not installed; using the system BLAS "
+              "(apt-get install -y libopenblas0-openmp for representative numbers)", file=sys.stderr)
+        return
+    os.environ["LD_LIBRARY_PATH"] = _OPENMP_BLAS_DIR + (":" + ld if ld else "")
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+
+def _loaded_blas():
+    """Directory of the OpenBLAS actually mapped into this process (call after a matmul)."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                if "libopenblas" in line or "libblas" in line:
+                    return os.path.basename(os.path.dirname(line.split()[-1]))
+    except OSError:
+        pass
+    return "unknown"
+
+
+if __name__ == "__main__":
+    _prefer_openmp_openblas()
+# ---------------------------------------------------------------------------
 
 import argparse
 import json
@@ -136,6 +187,7 @@ def main():
         "peer": "pytorch",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "blas": _loaded_blas(),
         "params": n_params,
         "batch": a.batch,
         "tokens": a.tokens,

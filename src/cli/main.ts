@@ -5,6 +5,7 @@ import { registerCorpus } from './commands/corpus.js';
 import { registerBench } from './commands/bench.js';
 import { registerStart } from './commands/start.js';
 import { registerLm } from './commands/lm.js';
+import { registerServe } from './commands/serve.js';
 
 const program = new Command();
 program
@@ -17,6 +18,7 @@ registerCorpus(program);
 registerBench(program);
 registerStart(program);
 registerLm(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -82,7 +82,7 @@ export function registerLm(program: Command): void {
     .option('--weight-decay <x>', 'AdamW weight decay (matrices only)', num('--weight-decay'), 0.1)
     .option('--clip <x>', 'global gradient-norm clip (0 = off)', num('--clip'), 1.0)
     .option('--eval-interval <n>', 'validate every N steps', int('--eval-interval'), 250)
-    .option('--eval-iters <n>', 'validation batches', int('--eval-iters'), 50)
+    .option('--eval-iters <n>', 'validation batches per evaluation (nanoGPT: 200)', int('--eval-iters'), 200)
     .option('--checkpoint-interval <n>', 'checkpoint every N steps (default: eval interval)', int('--checkpoint-interval'))
     .option('--max-seconds <n>', 'stop (with a checkpoint) after N seconds', num('--max-seconds'))
     .option('--train-fraction <x>', 'share of tokens (by position) for training', num('--train-fraction'), 0.9)
