@@ -9,6 +9,7 @@ import { withBound } from '../nn/module.js';
 import { Rng } from '../nn/init.js';
 import type { ByteTokenizer } from '../tokenizer/index.js';
 import type { GPT } from './model.js';
+import { bakeMap, weightFeeds } from './weights.js';
 import { sampleToken, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -21,6 +22,19 @@ export interface GenerateOptions extends SamplingOptions {
   /** Called with each row's newly decoded text (streaming). */
   onText?: (row: number, text: string) => void;
   warn?: (msg: string) => void;
+  /**
+   * Report the log-probability (natural log, from the raw logits before temperature or truncation) of each generated
+   * token, and this many most likely alternatives per step (0 = the chosen token only). Off when undefined.
+   */
+  logprobs?: number;
+  /** Stop decoding when aborted (unfinished rows report 'length'). */
+  signal?: AbortSignal;
+}
+
+/** One alternative at a generation step: a token id and its log-probability. */
+export interface TopLogprob {
+  id: number;
+  logprob: number;
 }
 
 export interface GenerateResult {
@@ -28,6 +42,10 @@ export interface GenerateResult {
   tokens: number[][];
   texts: string[];
   finish: ('stop' | 'length' | 'eot')[];
+  /** With `logprobs`: log p of each token in `tokens`, per row. */
+  tokenLogprobs?: number[][];
+  /** With `logprobs`: the `logprobs` most likely tokens (descending) at each step of `tokens`, per row. */
+  topLogprobs?: TopLogprob[][][];
 }
 
 export class Generator {
@@ -37,6 +55,8 @@ export class Generator {
   readonly hd: number;
   private cacheK: Float32Array[];
   private cacheV: Float32Array[];
+  /** Weights are baked into the compiled graphs (captured when a graph is first compiled). */
+  private baked = false;
 
   constructor(
     readonly model: GPT,
@@ -85,7 +105,9 @@ export class Generator {
       return o;
     });
     const inputs = [...pT.values(), idx, pos, sel, biasDense, ...(biasBanded ? [biasBanded] : []), ...pastK, ...pastV];
-    return Program.create({ inputs, outputs, name: `tessera_decode_T${Tn}` });
+    const bake = bakeMap(model, pT);
+    this.baked = bake !== undefined;
+    return Program.create({ inputs, outputs, bake, name: `tessera_decode_T${Tn}` });
   }
 
   /**
@@ -132,7 +154,7 @@ export class Generator {
     }
     const feeds: Record<string, T.TypedArray> = { idx, pos, sel, bias_dense: biasD };
     if (biasB) feeds.bias_banded = biasB;
-    for (const [name, p] of this.model.nameParameters()) feeds[`p:${name}`] = p.data;
+    weightFeeds(this.model, this.baked, feeds);
     this.cacheK.forEach((c, i) => (feeds[`past_k.${i}`] = c));
     this.cacheV.forEach((c, i) => (feeds[`past_v.${i}`] = c));
     const out = await prog.run(feeds);
@@ -171,13 +193,23 @@ export class Generator {
         o.warn?.(`prompt of ${ids.length} tokens is longer than the context (${S}); keeping the last ${S - 1}`);
         ids = ids.slice(ids.length - (S - 1));
       }
-      return { context: [...ids], generated: [] as number[], done: false, finish: 'length' as GenerateResult['finish'][number], text: '', emitted: 0 };
+      return {
+        context: [...ids],
+        generated: [] as number[],
+        lps: [] as number[],
+        tops: [] as TopLogprob[][],
+        done: false,
+        finish: 'length' as GenerateResult['finish'][number],
+        text: '',
+        emitted: 0,
+      };
     });
     const pad = (arr: number[][]) => [...arr, ...Array.from({ length: B - arr.length }, () => [] as number[])];
     let lens = rows.map((r) => r.context.length);
     let logits = await this.stepChunk(pad(rows.map((r) => r.context)), pad([]).map(() => 0).map((_, b) => (b < rows.length ? 0 : 0)));
     const stopAtEot = o.stopAtEot ?? true;
     for (let i = 0; i < o.maxTokens; i++) {
+      if (o.signal?.aborted) break;
       const next: number[][] = [];
       for (let b = 0; b < rows.length; b++) {
         const r = rows[b]!;
@@ -194,6 +226,12 @@ export class Generator {
         }
         r.generated.push(id);
         r.context.push(id);
+        if (o.logprobs !== undefined) {
+          const row = logits.subarray(b * V, (b + 1) * V);
+          const lse = logSumExp(row);
+          r.lps.push(row[id]! - lse);
+          r.tops.push(topKIndices(row, o.logprobs).map((j) => ({ id: j, logprob: row[j]! - lse })));
+        }
         if (tok) {
           const text = tok.decode(r.generated);
           const hit = o.stop?.map((s) => (s ? text.indexOf(s) : -1)).filter((x) => x >= 0).sort((a, c) => a - c)[0];
@@ -224,10 +262,14 @@ export class Generator {
       logits = await this.stepChunk(pad(next), pad([]).map((_, b) => (b < rows.length ? lens[b]! : 0)));
       lens = lens.map((n, b) => n + (next[b]?.length ?? 0));
     }
+    const kept = rows.map((r) => (tok ? countTokensFor(tok, r.generated, r.text) : r.generated.length));
     return {
-      tokens: rows.map((r) => r.generated.slice(0, tok ? countTokensFor(tok, r.generated, r.text) : r.generated.length)),
+      tokens: rows.map((r, b) => r.generated.slice(0, kept[b])),
       texts: rows.map((r) => (tok ? r.text : '')),
       finish: rows.map((r) => r.finish),
+      ...(o.logprobs !== undefined
+        ? { tokenLogprobs: rows.map((r, b) => r.lps.slice(0, kept[b])), topLogprobs: rows.map((r, b) => r.tops.slice(0, kept[b])) }
+        : {}),
     };
   }
 
@@ -235,6 +277,35 @@ export class Generator {
     for (const p of this.programs.values()) await (await p).release();
     this.programs.clear();
   }
+}
+
+/** log Σ exp(x), computed stably in double precision. */
+export function logSumExp(x: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < x.length; i++) if (x[i]! > m) m = x[i]!;
+  if (m === -Infinity || !Number.isFinite(m)) return m;
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += Math.exp(x[i]! - m);
+  return m + Math.log(s);
+}
+
+/** Indices of the k largest values, largest first (ties: lower index first). */
+export function topKIndices(x: ArrayLike<number>, k: number): number[] {
+  const n = Math.min(Math.max(0, Math.floor(k)), x.length);
+  const idx: number[] = [];
+  if (n === 0) return idx;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (idx.length === n && !(v > x[idx[n - 1]!]!)) continue;
+    let j = idx.length < n ? idx.length : n - 1;
+    if (idx.length < n) idx.push(i);
+    while (j > 0 && x[idx[j - 1]!]! < v) {
+      idx[j] = idx[j - 1]!;
+      j--;
+    }
+    idx[j] = i;
+  }
+  return idx;
 }
 
 /** Number of leading tokens whose decoding is `text` (drops the tokens of a cut-off stop sequence). */

@@ -8,6 +8,7 @@ import * as T from '../engine/index.js';
 import { withBound } from '../nn/module.js';
 import { EVAL } from '../nn/layers.js';
 import type { GPT } from './model.js';
+import { bakeMap, weightFeeds } from './weights.js';
 
 export interface ContinuationScore {
   /** Sum of log p(continuation token | everything before it). */
@@ -19,6 +20,7 @@ export interface ContinuationScore {
 
 export class Scorer {
   private programs = new Map<number, Promise<Program>>();
+  private baked = false;
   constructor(readonly model: GPT) {}
 
   private program(Tn: number): Promise<Program> {
@@ -35,7 +37,9 @@ export class Scorer {
         const best = T.max(lsm, -1); // (1, T)
         return { logprobs: lp, best };
       });
-      p = Program.create({ inputs: [...pT.values(), idx, tgt], outputs, name: `tessera_score_T${Tn}` });
+      const bake = bakeMap(model, pT);
+      this.baked = bake !== undefined;
+      p = Program.create({ inputs: [...pT.values(), idx, tgt], outputs, bake, name: `tessera_score_T${Tn}` });
       this.programs.set(Tn, p);
     }
     return p;
@@ -55,7 +59,7 @@ export class Scorer {
     }
     const prog = await this.program(Tn);
     const feeds: Record<string, T.TypedArray> = { idx, targets: tg };
-    for (const [n, q] of this.model.nameParameters()) feeds[`p:${n}`] = q.data;
+    weightFeeds(this.model, this.baked, feeds);
     const out = await prog.run(feeds);
     const lp = out.logprobs!.data as Float32Array;
     const best = out.best!.data as Float32Array;

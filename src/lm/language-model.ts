@@ -1,0 +1,392 @@
+// One language-model interface for evaluation, extraction and serving, with a local implementation over a loaded GPT
+// (Scorer + KV-cache Generator). src/lm/openai-client.ts implements the same interface over an OpenAI-compatible
+// /v1/completions server (vLLM, llama.cpp's server, or `tessera serve`, which serves a LocalLanguageModel).
+//
+// Log-likelihood semantics follow lm-evaluation-harness: trailing whitespace of the context moves to the continuation;
+// the continuation's tokens are those of encode(context + continuation) after the tokens of encode(context); an empty
+// context is replaced by the end-of-text token. Rolling log-likelihood scores a whole text conditioned on the
+// end-of-text token only (overlapping windows for texts longer than the context).
+
+import { Program } from '../engine/runtime.js';
+import { input } from '../engine/ops/core.js';
+import * as T from '../engine/index.js';
+import { withBound } from '../nn/module.js';
+import { EVAL } from '../nn/layers.js';
+import type { ByteTokenizer, Tokenizer } from '../tokenizer/index.js';
+import { loadModel } from './checkpoint.js';
+import { Generator, topKIndices, type TopLogprob } from './generate.js';
+import type { GPT } from './model.js';
+import { Scorer } from './score.js';
+
+export type { TopLogprob } from './generate.js';
+
+export interface LoglikelihoodRequest {
+  context: string;
+  continuation: string;
+}
+
+export interface LoglikelihoodResult {
+  /** Sum of log p(continuation token | everything before it), natural log. */
+  logprob: number;
+  /** Whether every continuation token is the model's argmax prediction. */
+  isGreedy: boolean;
+}
+
+export interface RollingResult {
+  /** Sum of the log-probabilities of all scored tokens. */
+  logprob: number;
+  /** Number of tokens scored (the text's tokens; one fewer when the tokenizer has no end-of-text token). */
+  tokens: number;
+}
+
+export interface ScoreResult {
+  /** The text's token ids. */
+  tokens: number[];
+  /** logprobs[i] = log p(tokens[i] | tokens[<i]); null for i = 0 (same contract as `lm score --json`). */
+  logprobs: (number | null)[];
+}
+
+export type FinishReason = 'stop' | 'length' | 'eot';
+
+export interface GenerateRequestOptions {
+  maxTokens: number;
+  /** 0 = greedy (default 1). */
+  temperature?: number;
+  topP?: number;
+  /** 0 or undefined = no top-k truncation. */
+  topK?: number;
+  stop?: string[];
+  /** Completions per prompt (default 1). */
+  n?: number;
+  /** Sampling seed (default: random). Same request + same seed = same samples. */
+  seed?: number;
+  /** Linear decay from `start` to `end` over the first `over` tokens (overrides temperature). */
+  temperatureSchedule?: { start: number; end: number; over: number };
+}
+
+export interface Completion {
+  text: string;
+  finishReason: FinishReason;
+}
+
+/** A language model for scoring and sampling, local or remote. Every method is async. */
+export interface LanguageModel {
+  readonly name: string;
+  /** Context length in tokens. */
+  maxContext(): Promise<number>;
+  tokenize(text: string): Promise<number[]>;
+  detokenize(ids: number[]): Promise<string>;
+  loglikelihood(reqs: LoglikelihoodRequest[]): Promise<LoglikelihoodResult[]>;
+  loglikelihoodRolling(texts: string[]): Promise<RollingResult[]>;
+  score(text: string): Promise<ScoreResult>;
+  /** n completions per prompt: result[p][j] is completion j of prompt p. */
+  generate(prompts: string[], opts: GenerateRequestOptions): Promise<Completion[][]>;
+  close(): Promise<void>;
+}
+
+/** lm-evaluation-harness: move the context's trailing whitespace to the front of the continuation. */
+export function moveTrailingWhitespace(context: string, continuation: string): { context: string; continuation: string } {
+  const trimmed = context.trimEnd();
+  const n = context.length - trimmed.length;
+  return n > 0 ? { context: trimmed, continuation: context.slice(trimmed.length) + continuation } : { context, continuation };
+}
+
+/**
+ * Token ids of a (context, continuation) pair, lm-evaluation-harness `_encode_pair`: the continuation is what
+ * encode(context + continuation) has after encode(context)'s length. An empty context becomes [eot] (an error when
+ * the tokenizer has none: the first continuation token could not be scored).
+ */
+export function encodePair(tok: Pick<Tokenizer, 'encode' | 'eotId'>, context: string, continuation: string): { context: number[]; continuation: number[] } {
+  if (context === '') {
+    if (tok.eotId === undefined) throw new Error('loglikelihood with an empty context needs a tokenizer with an end-of-text token');
+    return { context: [tok.eotId], continuation: tok.encode(continuation) };
+  }
+  const m = moveTrailingWhitespace(context, continuation);
+  if (m.context === '') {
+    // the context was all whitespace: it moved into the continuation
+    if (tok.eotId === undefined) throw new Error('loglikelihood with a whitespace-only context needs a tokenizer with an end-of-text token');
+    return { context: [tok.eotId], continuation: tok.encode(m.continuation) };
+  }
+  const whole = tok.encode(m.context + m.continuation);
+  const ctx = tok.encode(m.context);
+  return { context: ctx, continuation: whole.slice(ctx.length) };
+}
+
+/** Per-token scores of a token sequence (index 0 has no prediction). */
+export interface TokenScores {
+  logprobs: (number | null)[];
+  greedy: (boolean | null)[];
+  /** With topK > 0: the topK most likely tokens at each position (null at 0). */
+  top?: (TopLogprob[] | null)[];
+}
+
+export interface TokenGenerateOptions extends GenerateRequestOptions {
+  /** Report log-probabilities of generated tokens and this many alternatives per step. */
+  logprobs?: number;
+  /** Streaming: newly decoded visible text of output row `row` (rows are prompt-major: p * n + j). */
+  onText?: (row: number, text: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface TokenGeneration {
+  /** Generated token ids (stop text excluded). */
+  tokens: number[];
+  text: string;
+  finishReason: FinishReason;
+  tokenLogprobs?: number[];
+  topLogprobs?: TopLogprob[][];
+}
+
+/** What `tessera serve` needs beyond LanguageModel: token-level scoring with alternatives, and token-level generation. */
+export interface TokenLevelModel {
+  readonly name: string;
+  readonly contextLength: number;
+  readonly tokenizer: ByteTokenizer;
+  scoreTokens(ids: number[], topK: number, signal?: AbortSignal): Promise<TokenScores>;
+  /** rows[p * n + j] is completion j of prompt p; warnings (e.g. prompt truncation) are returned, not thrown. */
+  generateTokens(prompts: number[][], o: TokenGenerateOptions): Promise<{ rows: TokenGeneration[]; warnings: string[] }>;
+}
+
+export interface LocalModelOptions {
+  /** Model id (default 'tessera'). */
+  name?: string;
+  /** Largest decoding batch (rows decoded together); bigger requests run in chunks. Default 8. */
+  maxBatch?: number;
+}
+
+const randomSeed = () => Math.floor(Math.random() * 2 ** 32);
+
+/** A GPT loaded in this process. Operations run one at a time (the ONNX sessions and KV caches are shared). */
+export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
+  readonly name: string;
+  readonly maxBatch: number;
+  private readonly scorer: Scorer;
+  private readonly generators = new Map<number, Generator>();
+  private readonly lsmPrograms = new Map<number, Promise<Program>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    readonly model: GPT,
+    readonly tokenizer: ByteTokenizer,
+    opts: LocalModelOptions = {},
+  ) {
+    if (tokenizer.vocabSize > model.config.vocabSize) {
+      throw new Error(`tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${model.config.vocabSize}`);
+    }
+    this.name = opts.name ?? 'tessera';
+    const mb = opts.maxBatch ?? 8;
+    if (!Number.isInteger(mb) || mb < 1) throw new Error(`maxBatch must be a positive integer, got ${mb}`);
+    this.maxBatch = mb;
+    this.scorer = new Scorer(model);
+  }
+
+  /** Load a model directory (see loadModel); the directory must carry a tokenizer, or pass one. */
+  static load(dir: string, opts: LocalModelOptions & { tokenizer?: string } = {}): LocalLanguageModel {
+    const { model, tokenizer, dir: resolved } = loadModel(dir, { tokenizer: opts.tokenizer });
+    if (!tokenizer) throw new Error(`${resolved}: no tokenizer files in the model directory; pass a tokenizer (gpt2 | bytes | PATH)`);
+    const name = opts.name ?? (resolved.split(/[\\/]/).filter(Boolean).filter((p) => p !== 'checkpoint').pop() || 'tessera');
+    return new LocalLanguageModel(model, tokenizer, { ...opts, name });
+  }
+
+  get contextLength(): number {
+    return this.model.config.blockSize;
+  }
+
+  async maxContext(): Promise<number> {
+    return this.contextLength;
+  }
+
+  /** Run `fn` after every earlier operation has finished (errors do not block the queue). */
+  private exclusive<R>(fn: () => Promise<R>): Promise<R> {
+    const run = this.queue.then(() => {
+      if (this.closed) throw new Error(`model '${this.name}' is closed`);
+      return fn();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async tokenize(text: string): Promise<number[]> {
+    return this.tokenizer.encode(text);
+  }
+
+  async detokenize(ids: number[]): Promise<string> {
+    return this.tokenizer.decode(ids);
+  }
+
+  async loglikelihood(reqs: LoglikelihoodRequest[]): Promise<LoglikelihoodResult[]> {
+    const out: LoglikelihoodResult[] = [];
+    for (const r of reqs) {
+      const pair = encodePair(this.tokenizer, r.context, r.continuation);
+      const s = await this.exclusive(() => this.scorer.continuation(pair.context, pair.continuation));
+      out.push({ logprob: s.logprob, isGreedy: s.isGreedy });
+    }
+    return out;
+  }
+
+  async loglikelihoodRolling(texts: string[]): Promise<RollingResult[]> {
+    const out: RollingResult[] = [];
+    for (const text of texts) {
+      const ids = this.tokenizer.encode(text);
+      const eot = this.tokenizer.eotId;
+      const full = eot !== undefined ? [eot, ...ids] : ids;
+      if (full.length < 2) {
+        out.push({ logprob: 0, tokens: 0 });
+        continue;
+      }
+      const { logprobs } = await this.exclusive(() => this.scorer.tokenLogprobs(full));
+      out.push({ logprob: logprobs.reduce<number>((a, b) => a + (b ?? 0), 0), tokens: full.length - 1 });
+    }
+    return out;
+  }
+
+  async score(text: string): Promise<ScoreResult> {
+    const ids = this.tokenizer.encode(text);
+    if (ids.length === 0) return { tokens: [], logprobs: [] };
+    const { logprobs } = await this.exclusive(() => this.scorer.tokenLogprobs(ids));
+    return { tokens: ids, logprobs };
+  }
+
+  async generate(prompts: string[], opts: GenerateRequestOptions): Promise<Completion[][]> {
+    const n = opts.n ?? 1;
+    const ids = prompts.map((p) => this.tokenizer.encode(p));
+    const { rows } = await this.generateTokens(ids, opts);
+    return prompts.map((_, p) => rows.slice(p * n, (p + 1) * n).map((r) => ({ text: r.text, finishReason: r.finishReason })));
+  }
+
+  /** Per-token log-probabilities of `ids`, with the topK alternatives per position when topK > 0. */
+  scoreTokens(ids: number[], topK: number, signal?: AbortSignal): Promise<TokenScores> {
+    return this.exclusive(async () => {
+      if (signal?.aborted) throw new Error('aborted');
+      if (ids.length === 0) return { logprobs: [], greedy: [], ...(topK > 0 ? { top: [] } : {}) };
+      if (topK <= 0) return this.scorer.tokenLogprobs(ids);
+      return this.scoreWithTop(ids, topK);
+    });
+  }
+
+  async generateTokens(prompts: number[][], o: TokenGenerateOptions): Promise<{ rows: TokenGeneration[]; warnings: string[] }> {
+    const n = o.n ?? 1;
+    if (!Number.isInteger(o.maxTokens) || o.maxTokens < 0) throw new Error(`maxTokens must be a non-negative integer, got ${o.maxTokens}`);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`n must be a positive integer, got ${n}`);
+    if (prompts.length === 0) return { rows: [], warnings: [] };
+    const V = this.tokenizer.vocabSize;
+    prompts.forEach((p, i) =>
+      p.forEach((id) => {
+        if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`prompt ${i}: token id ${id} is outside 0..${V - 1}`);
+      }),
+    );
+    const all = prompts.flatMap((p) => Array.from({ length: n }, () => p));
+    if (o.maxTokens === 0) {
+      return {
+        rows: all.map(() => ({ tokens: [], text: '', finishReason: 'length' as const, ...(o.logprobs !== undefined ? { tokenLogprobs: [], topLogprobs: [] } : {}) })),
+        warnings: [],
+      };
+    }
+    return this.exclusive(async () => {
+      const seed = o.seed ?? randomSeed();
+      const warnings = new Set<string>();
+      const rows: TokenGeneration[] = [];
+      const greedy = o.temperature === 0 && !o.temperatureSchedule;
+      for (let start = 0, chunk = 0; start < all.length; start += this.maxBatch, chunk++) {
+        if (o.signal?.aborted) throw new Error('aborted');
+        const part = all.slice(start, start + this.maxBatch);
+        const gen = this.generator(part.length);
+        const r = await gen.generate(part, {
+          maxTokens: o.maxTokens,
+          greedy,
+          temperature: o.temperature,
+          temperatureSchedule: o.temperatureSchedule,
+          topK: o.topK && o.topK > 0 ? o.topK : undefined,
+          topP: o.topP,
+          stop: o.stop,
+          seed: (seed + chunk) >>> 0,
+          logprobs: o.logprobs,
+          signal: o.signal,
+          onText: o.onText ? (row, text) => o.onText!(start + row, text) : undefined,
+          warn: (m) => warnings.add(m),
+        });
+        part.forEach((_, b) =>
+          rows.push({
+            tokens: r.tokens[b]!,
+            text: r.texts[b]!,
+            finishReason: r.finish[b]!,
+            ...(r.tokenLogprobs ? { tokenLogprobs: r.tokenLogprobs[b]!, topLogprobs: r.topLogprobs![b]! } : {}),
+          }),
+        );
+      }
+      return { rows, warnings: [...warnings] };
+    });
+  }
+
+  /** One Generator per batch size (rounded up to a power of two, at most maxBatch): their programs and caches persist. */
+  private generator(rows: number): Generator {
+    const B = Math.min(this.maxBatch, 2 ** Math.ceil(Math.log2(rows)));
+    let g = this.generators.get(B);
+    if (!g) {
+      g = new Generator(this.model, B, this.tokenizer);
+      this.generators.set(B, g);
+    }
+    return g;
+  }
+
+  /** A scoring graph returning the full log-softmax (1, T, V), for top-k alternatives on the host. */
+  private lsmProgram(Tn: number): Promise<Program> {
+    let p = this.lsmPrograms.get(Tn);
+    if (!p) {
+      const model = this.model;
+      const named = model.nameParameters();
+      const pT = new Map([...named].map(([n, q]) => [n, input(`p:${n}`, q.shape)]));
+      const idx = input('idx', [1, Tn], 'int64');
+      const outputs = withBound(named, pT, () => ({ lsm: T.logSoftmax(model.forward(idx, EVAL), -1) }));
+      p = Program.create({ inputs: [...pT.values(), idx], outputs, name: `tessera_score_top_T${Tn}` });
+      this.lsmPrograms.set(Tn, p);
+    }
+    return p;
+  }
+
+  /** Same windows as Scorer.tokenLogprobs (every token sees at least half a context), plus top-k per position. */
+  private async scoreWithTop(ids: number[], k: number): Promise<TokenScores> {
+    const S = this.model.config.blockSize;
+    const V = this.model.config.vocabSize;
+    const logprobs: (number | null)[] = [null];
+    const greedy: (boolean | null)[] = [null];
+    const top: (TopLogprob[] | null)[] = [null];
+    let next = 1;
+    while (next < ids.length) {
+      const start = next <= S ? 0 : next - Math.floor(S / 2);
+      const seg = ids.slice(start, Math.min(ids.length, start + S + 1));
+      const L = seg.length - 1;
+      const Tn = Math.min(S, 2 ** Math.ceil(Math.log2(Math.max(1, L))));
+      const idx = new BigInt64Array(Tn);
+      for (let t = 0; t < L; t++) idx[t] = BigInt(seg[t]!);
+      const feeds: Record<string, T.TypedArray> = { idx };
+      for (const [n, q] of this.model.nameParameters()) feeds[`p:${n}`] = q.data;
+      const out = await (await this.lsmProgram(Tn)).run(feeds);
+      const lsm = out.lsm!.data as Float32Array;
+      let took = 0;
+      for (let t = next - start - 1; t < L && next + took < ids.length; t++, took++) {
+        const row = lsm.subarray(t * V, (t + 1) * V);
+        const lp = row[seg[t + 1]!]!;
+        const best = topKIndices(row, k);
+        logprobs.push(lp);
+        greedy.push(lp >= row[best[0]!]! - 1e-6);
+        top.push(best.map((id) => ({ id, logprob: row[id]! })));
+      }
+      if (took === 0) throw new Error('internal error: scoring window made no progress');
+      next += took;
+    }
+    return { logprobs, greedy, top };
+  }
+
+  async close(): Promise<void> {
+    await this.exclusive(async () => {
+      this.closed = true;
+      await this.scorer.release();
+      for (const g of this.generators.values()) await g.release();
+      this.generators.clear();
+      for (const p of this.lsmPrograms.values()) await (await p).release();
+      this.lsmPrograms.clear();
+    }).catch(() => undefined);
+  }
+}
