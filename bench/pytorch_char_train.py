@@ -15,8 +15,8 @@ import argparse, json, math, os, sys, time
 
 sys.path.insert(0, os.path.dirname(__file__))
 try:
-    from pytorch_train import _prefer_openmp_openblas  # same BLAS selection as the other peers
-    _prefer_openmp_openblas()
+    from peer_blas import prefer_openmp_openblas  # same BLAS selection as the other peers
+    prefer_openmp_openblas()
 except Exception:  # noqa: BLE001
     pass
 

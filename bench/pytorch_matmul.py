@@ -18,50 +18,14 @@ i.e. no AVX kernels, is 2-4x slower), so leaving it unset is right.
 """
 
 
-# --- BLAS selection (kept identical in bench/pytorch_*.py) -----------------
-# Debian's torch calls the system libblas.so.3. The default alternative,
-# openblas-pthread, runs its own spinning thread pool next to torch's libgomp
-# pool; on 2 cores the two oversubscribe each other and everything between
-# GEMMs (layer_norm, gelu, copies) crawls: GPT-2 decode at batch 16 was ~4x
-# and the 4-layer train step ~2.5x slower than with the OpenMP build of
-# OpenBLAS, which shares libgomp's pool (pure sgemm speed is the same). So,
-# when Debian's libopenblas0-openmp is installed, re-exec once with it first
-# on LD_LIBRARY_PATH (no system change). TESSERA_PEER_BLAS=system opts out.
 import os
 import sys
 
-_OPENMP_BLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
-
-
-def _prefer_openmp_openblas():
-    if os.environ.get("TESSERA_PEER_BLAS", "openmp") != "openmp":
-        return
-    ld = os.environ.get("LD_LIBRARY_PATH", "")
-    if _OPENMP_BLAS_DIR in ld.split(":"):
-        return
-    if not os.path.isdir(_OPENMP_BLAS_DIR):
-        print("warning: libopenblas0-openmp not installed; using the system BLAS "
-              "(apt-get install -y libopenblas0-openmp for representative numbers)", file=sys.stderr)
-        return
-    os.environ["LD_LIBRARY_PATH"] = _OPENMP_BLAS_DIR + (":" + ld if ld else "")
-    os.execv(sys.executable, [sys.executable] + sys.argv)
-
-
-def _loaded_blas():
-    """Directory of the OpenBLAS actually mapped into this process (call after a matmul)."""
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                if "libopenblas" in line or "libblas" in line:
-                    return os.path.basename(os.path.dirname(line.split()[-1]))
-    except OSError:
-        pass
-    return "unknown"
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_blas import loaded_blas as _loaded_blas, prefer_openmp_openblas as _prefer_openmp_openblas  # noqa: E402
 
 if __name__ == "__main__":
     _prefer_openmp_openblas()
-# ---------------------------------------------------------------------------
 
 import argparse
 import json

@@ -1,6 +1,6 @@
 // Graph leaves and type plumbing: input placeholders, constants, cast, identity and stop-gradient.
 
-import { allocArray, arrayMatchesDType, isFloat, numel, ONNX_DTYPE, type DType, type TypedArray } from '../dtype.js';
+import { allocArray, arrayMatchesDType, dtypeOfArray, isFloat, numel, ONNX_DTYPE, type DType, type TypedArray } from '../dtype.js';
 import { apply1, defineOp, fail, fmtShape, Node, Tensor } from '../tensor.js';
 
 export const inputOp = defineOp<{ name: string }>({
@@ -41,7 +41,7 @@ export function constant(data: TypedArray | number[], shape?: readonly number[],
     else (arr as Exclude<TypedArray, BigInt64Array>).set(data);
   } else {
     arr = data;
-    dt = dtype ?? inferDType(data);
+    dt = dtype ?? dtypeOfArray(data);
     if (!arrayMatchesDType(arr, dt)) fail('constant', `array type ${arr.constructor.name} cannot hold ${dt}`);
   }
   const sh = shape ? [...shape] : [arr.length];
@@ -49,15 +49,6 @@ export function constant(data: TypedArray | number[], shape?: readonly number[],
   return apply1(constantOp, [], { data: arr, shape: sh, dtype: dt });
 }
 
-function inferDType(a: TypedArray): DType {
-  if (a instanceof Float32Array) return 'float32';
-  if (a instanceof Float64Array) return 'float64';
-  if (a instanceof Int32Array) return 'int32';
-  if (a instanceof BigInt64Array) return 'int64';
-  if (a instanceof Int8Array) return 'int8';
-  if (a instanceof Uint16Array) return 'float16';
-  return 'uint8';
-}
 
 /** A scalar constant of the given dtype. */
 export function scalar(value: number | boolean, dtype: DType = 'float32'): Tensor {
