@@ -43,5 +43,11 @@ export const matmulOp = defineOp<Record<string, never>>({
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (!isFloat(a.dtype) && a.dtype !== 'int32' && a.dtype !== 'int64') fail('matmul', `unsupported dtype ${a.dtype}`);
+  if (a.rank > 2 && b.rank === 2 && a.shape[a.rank - 1] === b.shape[0]) {
+    // (..., M, K) @ (K, N): one 2-D GEMM over the folded batch, (B·M, K) @ (K, N), then unfold.
+    const K = a.shape[a.rank - 1]!;
+    const y = apply1(matmulOp, [reshape(a, [-1, K]), b], {});
+    return reshape(y, [...a.shape.slice(0, -1), b.shape[1]!]);
+  }
   return apply1(matmulOp, [a, b], {});
 }
