@@ -84,12 +84,14 @@ export const geluOp = defineOp<{ approximate: 'tanh' | 'none' }>({
   vjp: ({ inputs: [x], grads: [g], attrs }) => {
     const xx = x!;
     if (attrs.approximate === 'tanh') {
-      // y = 0.5 x (1 + tanh(u)), u = c (x + 0.044715 x^3), c = sqrt(2/pi)
+      // y = 0.5 x (1 + tanh(z)) = x σ(2z), z = c (x + a x³), c = sqrt(2/π), a = 0.044715
+      // dy/dx = s + x s (1 - s) · 2c (1 + 3a x²), s = σ(2z)   (13 full-size ops instead of ~18)
       const c = Math.sqrt(2 / Math.PI);
+      const a = 0.044715;
       const x2 = mul(xx, xx);
-      const t = tanh(mul(mul(xx, add(mul(x2, 0.044715), 1)), c));
-      const du = mul(add(mul(x2, 3 * 0.044715), 1), c);
-      const dy = add(mul(add(t, 1), 0.5), mul(mul(mul(xx, 0.5), sub(1, mul(t, t))), du));
+      const s = sigmoid(mul(xx, add(mul(x2, 2 * c * a), 2 * c))); // σ(2z)
+      const dz2 = add(mul(x2, 2 * c * 3 * a), 2 * c); // d(2z)/dx
+      const dy = add(s, mul(mul(xx, mul(s, sub(1, s))), dz2));
       return [mul(g!, dy)];
     }
     // y = x Φ(x): dy = Φ(x) + x φ(x)
