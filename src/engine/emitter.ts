@@ -140,6 +140,18 @@ export function lowerGraph(spec: GraphSpec): OnnxModel {
     else graphInputs.push({ name, dtype: t.dtype, shape: t.shape });
   }
   const outs = Object.entries(spec.outputs);
+  // Outputs computed by a node write straight into the graph output name (no Identity copy); passthrough inputs,
+  // constants and tensors listed under two names still get an Identity node below.
+  const direct = new Set<string>();
+  const claimed = new Set<number>();
+  for (const [name, t] of outs) {
+    const kind = t.node.op.name;
+    if (kind === 'input' || kind === 'constant' || claimed.has(t.id)) continue;
+    claimed.add(t.id);
+    e.reserve(name);
+    e.setName(t, name);
+    direct.add(name);
+  }
   const order = topoSort(outs.map(([, t]) => t));
   for (const node of order) {
     if (node.op.name === 'input') {
@@ -162,9 +174,11 @@ export function lowerGraph(spec: GraphSpec): OnnxModel {
   for (const [name, t] of outs) {
     if (seenOut.has(name)) throw new Error(`duplicate output name '${name}'`);
     seenOut.add(name);
-    const src = e.nameOf(t);
-    e.reserve(name);
-    e.node('Identity', [src], [name]);
+    if (!direct.has(name)) {
+      const src = e.nameOf(t);
+      e.reserve(name);
+      e.node('Identity', [src], [name]);
+    }
     graphOutputs.push({ name, dtype: t.dtype, shape: t.shape });
   }
   return {

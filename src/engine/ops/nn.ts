@@ -6,10 +6,10 @@ import { apply, apply1, defineOp, fail, fmtShape, Tensor } from '../tensor.js';
 import { normAxis } from './broadcast.js';
 import { cast, scalar } from './core.js';
 import { div, equal, exp, greaterEqual, logicalNot, maximum, mul, neg, sub, where } from './elementwise.js';
-import { takeAlongAxis } from './indexing.js';
+import { scatterAddAlongAxis } from './indexing.js';
 import { randomUniform } from './random.js';
 import { mean, sum } from './reduce.js';
-import { expand, squeeze, unsqueeze } from './shape.js';
+import { expand, unsqueeze } from './shape.js';
 
 function floatUnary(name: string, x: Tensor): void {
   if (!isFloat(x.dtype)) fail(name, `needs a float tensor, got ${x.dtype}`);
@@ -104,6 +104,34 @@ export interface CrossEntropyOptions {
 }
 
 /**
+ * Per-position negative log-likelihood -log softmax(logits)[target] over the last axis, (..., V) × (...) → (...).
+ * Fused so the backward pass is (softmax − one-hot) · g in three passes over the logits: exp of the saved
+ * log-softmax, the scale by g, and a scatter of −g at the targets.
+ */
+export const softmaxNllOp = defineOp<Record<string, never>>({
+  name: 'softmaxNll',
+  infer: ([x, t]) => {
+    floatUnary('softmaxNll', x!);
+    return [
+      { shape: [...t!.shape], dtype: x!.dtype },
+      { shape: [...x!.shape], dtype: x!.dtype },
+    ];
+  },
+  emit: (e, [x, t], [nll, lsm], _a, node) => {
+    e.node('LogSoftmax', [x!], [lsm!], { axis: { kind: 'int', value: -1 } });
+    const tt = node.inputs[1]!.dtype === 'int64' ? t! : e.op('Cast', [t!], { to: { kind: 'int', value: 7 } });
+    const idx = e.op('Unsqueeze', [tt, e.i64([-1])]);
+    const picked = e.op('GatherElements', [lsm!, idx], { axis: { kind: 'int', value: -1 } });
+    e.node('Neg', [e.op('Squeeze', [picked, e.i64([-1])])], [nll!]);
+  },
+  vjp: ({ inputs: [, t], outputs: [, lsm], grads: [g] }) => {
+    const gg = unsqueeze(g!, -1); // (..., 1)
+    const scaled = mul(exp(lsm!), gg); // softmax · g
+    return [scatterAddAlongAxis(scaled, unsqueeze(t!, -1), neg(gg), -1), null];
+  },
+});
+
+/**
  * Cross-entropy of `logits` (..., V) against integer `targets` (...). Mean over non-ignored tokens (weighted mean
  * with `weights`): sum(w·nll) / sum(w) over valid positions. Composite, so its gradient is softmax − one-hot.
  */
@@ -118,8 +146,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   const ignore = opts.ignoreIndex ?? -100;
   const valid = logicalNot(equal(targets, ignore));
   const safe = where(valid, targets, 0);
-  const lsm = logSoftmax(logits, -1); // (..., V)
-  const picked = squeeze(takeAlongAxis(lsm, unsqueeze(safe, -1), -1), -1); // (...)
+  const picked = neg(apply(softmaxNllOp, [logits, safe], {})[0]!); // (...) = log p(target)
   let w = cast(valid, logits.dtype);
   if (opts.weights) {
     if (opts.weights.shape.some((d, i) => d !== targets.shape[i]) || opts.weights.rank !== targets.rank) {
