@@ -8,8 +8,17 @@
 // SA array) with the cache-saving tricks of Yuta Mori's sais-lite: bucket counts are computed once per level;
 // the L-pass decides types by comparing neighbouring symbols instead of reading a type array; the S-pass
 // reads the (bit-packed) type array only when two neighbouring symbols are equal, and marks LMS suffixes
-// (stored as ~p) as it places them; LMS substrings are named by comparing their lengths first.
+// (stored as ~p) as it places them; LMS substrings are named by comparing their lengths first, the lengths
+// found by scanning the type bits (small enough to stay in cache).
+//
+// Over a large alphabet (token ids) the reduced string's names are mostly distinct, and another SA-IS level
+// would make several passes over a bucket array as long as the string itself; such a reduced problem is sorted
+// by prefix doubling (Larsson–Sadakane, with radix sorts of the tied groups), which finishes in a few rounds
+// over the few tied suffixes. Worst case O(n log n) for that level; repetitive inputs recurse with SA-IS.
 // Extra memory per level: n/8 bytes of type bits and two arrays of K+1 ints.
+
+/** Use prefix doubling for a reduced problem whose names are at least this fraction distinct. */
+const DOUBLING_MIN_DISTINCT = 0.7;
 
 /** Bit i of `t` is 1 when suffix i is S-type. */
 function isS(t: Uint8Array, i: number): boolean {
@@ -101,7 +110,7 @@ function saisRec(s: Int32Array, SA: Int32Array, n: number, K: number, level: num
     for (let i = n - 2; i >= 0; i--) {
       const c = s[i]!;
       C[c]!++;
-      const S = c < next || (c === next && nextS);
+      const S: boolean = c < next || (c === next && nextS);
       if (S) t[i >> 3]! |= 1 << (i & 7);
       nextS = S;
       next = c;
@@ -133,26 +142,23 @@ function saisRec(s: Int32Array, SA: Int32Array, n: number, K: number, level: num
     if (k !== n1) throw new Error(`sais: internal error (${k} LMS suffixes sorted, ${n1} expected)`);
   }
 
-  // Name the LMS substrings: store each substring's length at SA[n1 + (p >> 1)], then compare neighbours.
+  // Name the LMS substrings in sorted order: equal names for equal substrings (same length, same symbols; the
+  // types then agree too). A substring's length is found by scanning the type bits to the next LMS position
+  // (the bits are small enough to stay in cache). Names go to SA[n1 + (p >> 1)], 1-based (0 = no LMS there).
   phase('name');
   SA.fill(0, n1, n);
-  {
-    let j = n - 1; // the LMS position to the right of the current one
-    for (let i = n - 2; i >= 1; i--) {
-      if (isS(t, i) && !isS(t, i - 1)) {
-        SA[n1 + (i >> 1)] = j - i + 1;
-        j = i;
-      }
-    }
-    SA[n1 + ((n - 1) >> 1)] = 1;
-  }
   let name = 0;
   {
     let q = -1;
     let qlen = 0;
     for (let i = 0; i < n1; i++) {
       const p = SA[i]!;
-      const plen = SA[n1 + (p >> 1)]!;
+      let plen = 1;
+      if (p < n - 1) {
+        let j = p + 1;
+        while (!(isS(t, j) && !isS(t, j - 1))) j++;
+        plen = j - p + 1;
+      }
       let diff = true;
       if (plen === qlen) {
         let d = 0;
@@ -164,7 +170,7 @@ function saisRec(s: Int32Array, SA: Int32Array, n: number, K: number, level: num
         q = p;
         qlen = plen;
       }
-      SA[n1 + (p >> 1)] = name; // 1-based, so 0 still means "no LMS here"
+      SA[n1 + (p >> 1)] = name;
     }
   }
   for (let i = n - 1, j = n - 1; i >= n1; i--) {
@@ -177,7 +183,10 @@ function saisRec(s: Int32Array, SA: Int32Array, n: number, K: number, level: num
   const SA1 = SA.subarray(0, n1);
   const s1 = SA.subarray(n - n1, n);
   if (name < n1) {
-    saisRec(s1, SA1, n1, name - 1, level + 1, onPhase);
+    // Mostly distinct names (typical of large alphabets): prefix doubling finishes in a few cheap rounds and
+    // avoids another level's passes over a huge bucket array. Otherwise recurse.
+    if (name >= DOUBLING_MIN_DISTINCT * n1) doublingSort(s1, SA1, n1, name - 1);
+    else saisRec(s1, SA1, n1, name - 1, level + 1, onPhase);
   } else {
     for (let i = 0; i < n1; i++) SA1[s1[i]!] = i;
   }
@@ -197,4 +206,130 @@ function saisRec(s: Int32Array, SA: Int32Array, n: number, K: number, level: num
   }
   induceL(SA, s, n, C, B, K);
   induceS(t, SA, s, n, C, B, K, true);
+}
+
+/** Sort SA[st..st+len) by keys[0..len) (keys move along). Keys are non-negative ranks below 2^31. */
+function sortGroup(SA: Int32Array, st: number, len: number, keys: Int32Array, tmpK: Int32Array, tmpP: Int32Array, cnt: Int32Array, packed: Float64Array): void {
+  if (len <= 24) {
+    for (let i = 1; i < len; i++) {
+      const k = keys[i]!;
+      const p = SA[st + i]!;
+      let j = i - 1;
+      while (j >= 0 && keys[j]! > k) {
+        keys[j + 1] = keys[j]!;
+        SA[st + j + 1] = SA[st + j]!;
+        j--;
+      }
+      keys[j + 1] = k;
+      SA[st + j + 1] = p;
+    }
+    return;
+  }
+  if (len <= PACKED_SORT_MAX) {
+    // Pack (key, index) into one exact double (key < 2^31, index < 2^12) and use the native numeric sort.
+    const a = packed.subarray(0, len);
+    for (let i = 0; i < len; i++) a[i] = keys[i]! * PACKED_SORT_MAX + i;
+    a.sort();
+    for (let i = 0; i < len; i++) {
+      const v = a[i]!;
+      const idx = v % PACKED_SORT_MAX;
+      tmpK[i] = (v - idx) / PACKED_SORT_MAX;
+      tmpP[i] = SA[st + idx]!;
+    }
+    for (let i = 0; i < len; i++) {
+      keys[i] = tmpK[i]!;
+      SA[st + i] = tmpP[i]!;
+    }
+    return;
+  }
+  // Big groups: LSD radix sort, 16 bits at a time.
+  for (let shift = 0; shift < 32; shift += 16) {
+    cnt.fill(0);
+    for (let i = 0; i < len; i++) cnt[(keys[i]! >>> shift) & 0xffff]!++;
+    let sum = 0;
+    for (let c = 0; c < 0x10000; c++) {
+      const x = cnt[c]!;
+      cnt[c] = sum;
+      sum += x;
+    }
+    for (let i = 0; i < len; i++) {
+      const k = keys[i]!;
+      const o = cnt[(k >>> shift) & 0xffff]!++;
+      tmpK[o] = k;
+      tmpP[o] = SA[st + i]!;
+    }
+    for (let i = 0; i < len; i++) {
+      keys[i] = tmpK[i]!;
+      SA[st + i] = tmpP[i]!;
+    }
+  }
+}
+
+const PACKED_SORT_MAX = 4096;
+
+/**
+ * Suffix array of s[0..n) (symbols 0..K, s[n-1] = 0 unique) into SA[0..n) by prefix doubling (Larsson–Sadakane):
+ * bucket sort by the first symbol, then repeatedly sort each group of suffixes that still tie by the rank of the
+ * suffix h symbols later, doubling h. `s` is overwritten (it becomes the inverse suffix array).
+ */
+export function doublingSort(s: Int32Array, SA: Int32Array, n: number, K: number): void {
+  const B = new Int32Array(K + 2);
+  for (let i = 0; i < n; i++) B[s[i]! + 1]!++;
+  for (let c = 1; c <= K + 1; c++) B[c] = B[c]! + B[c - 1]!;
+  for (let i = 0; i < n; i++) SA[B[s[i]!]!++] = i;
+  // Now B[c] is the end of bucket c; a suffix's rank is the last index of its group.
+  for (let i = 0; i < n; i++) s[i] = B[s[i]!]! - 1;
+  const isa = s;
+  let groups = new Int32Array(64);
+  let ng = 0;
+  const push = (st: number, len: number) => {
+    if (ng + 2 > groups.length) {
+      const g = new Int32Array(groups.length * 2);
+      g.set(groups);
+      groups = g;
+    }
+    groups[ng++] = st;
+    groups[ng++] = len;
+  };
+  for (let c = 0, start = 0; c <= K; c++) {
+    const end = B[c]!;
+    if (end - start > 1) push(start, end - start);
+    start = end;
+  }
+  let keys = new Int32Array(1024);
+  let tmpK = new Int32Array(1024);
+  let tmpP = new Int32Array(1024);
+  const cnt = new Int32Array(0x10000);
+  const packed = new Float64Array(PACKED_SORT_MAX);
+  for (let h = 1; ng > 0; h *= 2) {
+    const cur = groups.slice(0, ng);
+    ng = 0;
+    for (let g = 0; g < cur.length; g += 2) {
+      const st = cur[g]!;
+      const len = cur[g + 1]!;
+      if (len > keys.length) {
+        let sz = keys.length;
+        while (sz < len) sz *= 2;
+        keys = new Int32Array(sz);
+        tmpK = new Int32Array(sz);
+        tmpP = new Int32Array(sz);
+      }
+      for (let k = 0; k < len; k++) {
+        const p = SA[st + k]! + h;
+        // A suffix reaching the end is unique (the sentinel), so it is never in a tied group; guard anyway.
+        keys[k] = p < n ? isa[p]! : 0;
+      }
+      sortGroup(SA, st, len, keys, tmpK, tmpP, cnt, packed);
+      let a = 0;
+      while (a < len) {
+        let b = a + 1;
+        const ka = keys[a]!;
+        while (b < len && keys[b] === ka) b++;
+        const rank = st + b - 1;
+        for (let x = a; x < b; x++) isa[SA[st + x]!] = rank;
+        if (b - a > 1) push(st + a, b - a);
+        a = b;
+      }
+    }
+  }
 }

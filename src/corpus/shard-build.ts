@@ -5,7 +5,7 @@ import { closeSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { sais } from './sais.js';
-import { FileKind, HEADER_SIZE, INDEX_FORMAT_VERSION, docsLayout, encodeHeader, shardFileName } from './format.js';
+import { FileKind, INDEX_FORMAT_VERSION, docsLayout, encodeHeader, shardFileName } from './format.js';
 
 export type TokenArray = Uint8Array | Uint16Array | Uint32Array;
 
@@ -89,12 +89,7 @@ export function readSpool(r: SpoolRange, width: 1 | 2 | 4): { tokens: TokenArray
 /** Write a file as header + payload chunks to `path.tmp`, fsync, and rename into place. */
 function writeShardFile(path: string, header: (checksum: string) => Buffer, chunks: Uint8Array[]): void {
   const h = createHash('sha256');
-  let total = 0;
-  for (const c of chunks) {
-    h.update(c);
-    total += c.length;
-  }
-  void total;
+  for (const c of chunks) h.update(c);
   const checksum = h.digest('hex');
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w');
@@ -173,7 +168,7 @@ export function buildShard(
     s[o] = 0;
   }
   const ts = performance.now();
-  const SA = sais(s, V + 1);
+  const SA = sais(s, V + 1, undefined, (phase) => onStage?.(`sort:${phase}`));
   const saSeconds = (performance.now() - ts) / 1000;
   // Map positions in s to token offsets (s is free now): position p of document d is p - d.
   for (let d = 0; d < D; d++) {
@@ -236,6 +231,5 @@ export function buildShard(
   writeShardFile(join(dir, shardFileName(spec.shard, FileKind.Tokens)), header(FileKind.Tokens, spec.width, tokBytes.length), [tokBytes]);
   writeShardFile(join(dir, shardFileName(spec.shard, FileKind.SuffixArray)), header(FileKind.SuffixArray, 4, saBytes.length), [saBytes]);
   writeShardFile(join(dir, shardFileName(spec.shard, FileKind.Docs)), header(FileKind.Docs, 4, docsBytes), docsChunks);
-  void HEADER_SIZE;
   return { shard: spec.shard, tokens: N, docs: D, seconds: (performance.now() - t0) / 1000, saSeconds };
 }

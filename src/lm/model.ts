@@ -175,7 +175,7 @@ export class GPT extends Module {
   /** Project hidden states to vocabulary logits (tied: x @ wteᵀ). */
   head(x: Tensor): Tensor {
     if (this.lm_head) return this.lm_head.forward(x);
-    return T.matmul(x, T.transpose(this.wte.weight.t, [1, 0])); // (B, T, C) @ (C, V) -> (B, T, V)
+    return T.matmulNT(x, this.wte.weight.t); // (B, T, C) @ (V, C)ᵀ -> (B, T, V)
   }
 
   /** Logits (B, T, V) for token ids (B, T). */

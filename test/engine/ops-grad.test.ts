@@ -88,6 +88,8 @@ const linalg: Case[] = [
   ['matmul broadcast weight', T.matmul, [s(2, 3, 4), s(4, 5)]],
   ['matmul broadcast batch', T.matmul, [s(2, 1, 3, 4), s(3, 4, 2)]],
   ['matmul shared lhs', T.matmul, [s(3, 4), s(2, 4, 2)]],
+  ['matmulNT', T.matmulNT, [s(3, 4), s(5, 4)]],
+  ['matmulNT batched lhs', T.matmulNT, [s(2, 3, 4), s(5, 4)]],
 ];
 
 const nn: Case[] = [

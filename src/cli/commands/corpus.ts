@@ -110,6 +110,7 @@ function makeProgress(enabled: boolean): { onProgress: (p: BuildProgress) => voi
   );
   let phase = '';
   let started = false;
+  const inFlight = new Map<number, number>();
   const onProgress = (p: BuildProgress) => {
     if (p.phase === 'tokenize') {
       if (phase !== 'tokenize') {
@@ -125,7 +126,12 @@ function makeProgress(enabled: boolean): { onProgress: (p: BuildProgress) => voi
       bar.start(p.tokens, 0, { phase: 'index', unit: 'tokens', stage: `${p.shards} shard(s)${p.resumed ? `, ${p.resumed} resumed` : ''}` });
       started = true;
     } else if (p.phase === 'shard') {
-      bar.update(p.tokensDone, { stage: `shard ${p.shard + 1}/${p.shards}: ${p.stage}` });
+      // Finished shards plus the estimated part of the shards in flight.
+      if (p.stage === 'done') inFlight.delete(p.shard);
+      else inFlight.set(p.shard, p.fraction * p.shardTokens);
+      let partial = 0;
+      for (const v of inFlight.values()) partial += v;
+      bar.update(Math.round(p.tokensDone + partial), { stage: `shard ${p.shard + 1}/${p.shards}: ${p.stage}` });
     } else if (p.phase === 'done') {
       if (started) bar.stop();
       started = false;
@@ -190,11 +196,12 @@ export function registerCorpus(program: Command): void {
           tokensPerSecond: Math.round(m.totalTokens / rep.seconds),
           indexBytes: rep.indexBytes,
           bytesPerToken: +(rep.indexBytes / m.totalTokens).toFixed(3),
+          peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         };
         print(opts.json ?? false, report, () =>
           [
             `indexed ${m.totalTokens.toLocaleString('en-US')} tokens in ${m.totalDocs.toLocaleString('en-US')} documents (${m.shards.length} shard(s)) into ${opts.out}`,
-            `  ${report.seconds} s (tokenize ${report.tokenizeSeconds} s, index ${report.indexSeconds} s), ${report.bytesPerToken} bytes/token`,
+            `  ${report.seconds} s (tokenize ${report.tokenizeSeconds} s, index ${report.indexSeconds} s), ${report.bytesPerToken} bytes/token, peak RSS ${report.peakRssMiB} MiB`,
             ...(src.skipped.length ? [`  skipped ${src.skipped.length} file(s): ${src.skipped.slice(0, 5).map((s) => `${s.path} (${s.reason})`).join(', ')}`] : []),
             ...(rep.resumedShards.length ? [`  resumed: shard(s) ${rep.resumedShards.join(', ')} were already built`] : []),
           ].join('\n'),

@@ -51,3 +51,31 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   return apply1(matmulOp, [a, b], {});
 }
+
+/**
+ * a @ wᵀ for a matrix w (N, K): (..., K) → (..., N). Its VJP returns dW directly as gᵀ @ a (N, K), so a tied
+ * output head (logits = h @ wteᵀ) needs no transpose of the (vocab × width) gradient.
+ */
+export const matmulNTOp = defineOp<Record<string, never>>({
+  name: 'matmulNT',
+  infer: ([a, w]) => {
+    if (a!.dtype !== w!.dtype) fail('matmulNT', `dtype mismatch: ${a!.dtype} vs ${w!.dtype}`);
+    if (w!.rank !== 2 || a!.rank !== 2) fail('matmulNT', `needs (M, K) and (N, K) matrices, got ${fmtShape(a!.shape)} and ${fmtShape(w!.shape)}`);
+    if (a!.shape[1] !== w!.shape[1]) fail('matmulNT', `inner dimensions differ: ${fmtShape(a!.shape)} @ ${fmtShape(w!.shape)}ᵀ`);
+    return [{ shape: [a!.shape[0]!, w!.shape[0]!], dtype: a!.dtype }];
+  },
+  emit: (e, [a, w], [out]) => e.node('MatMul', [a!, e.op('Transpose', [w!], { perm: { kind: 'ints', value: [1, 0] } })], [out!]),
+  vjp: ({ inputs: [a, w], grads: [g], needs }) => [
+    needs[0] ? matmul(g!, w!) : null, // (M, N) @ (N, K) -> (M, K)
+    needs[1] ? matmul(swapAxes(g!, 0, 1), a!) : null, // (N, M) @ (M, K) -> (N, K)
+  ],
+});
+
+export function matmulNT(a: Tensor, w: Tensor): Tensor {
+  if (a.rank > 2) {
+    const K = a.shape[a.rank - 1]!;
+    const y = apply1(matmulNTOp, [reshape(a, [-1, K]), w], {});
+    return reshape(y, [...a.shape.slice(0, -1), w.shape[0]!]);
+  }
+  return apply1(matmulNTOp, [a, w], {});
+}
