@@ -53,8 +53,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 
 /**
- * a @ wᵀ for a matrix w (N, K): (..., K) → (..., N). Its VJP returns dW directly as gᵀ @ a (N, K), so a tied
- * output head (logits = h @ wteᵀ) needs no transpose of the (vocab × width) gradient.
+ * a @ wᵀ for a matrix w (N, K): (..., K) → (..., N), e.g. a tied output head (logits = h @ wteᵀ).
  */
 export const matmulNTOp = defineOp<Record<string, never>>({
   name: 'matmulNT',
@@ -67,7 +66,8 @@ export const matmulNTOp = defineOp<Record<string, never>>({
   emit: (e, [a, w], [out]) => e.node('MatMul', [a!, e.op('Transpose', [w!], { perm: { kind: 'ints', value: [1, 0] } })], [out!]),
   vjp: ({ inputs: [a, w], grads: [g], needs }) => [
     needs[0] ? matmul(g!, w!) : null, // (M, N) @ (N, K) -> (M, K)
-    needs[1] ? matmul(swapAxes(g!, 0, 1), a!) : null, // (N, M) @ (M, K) -> (N, K)
+    // (K, M) @ (M, N) -> (K, N), then -> (N, K): MLAS runs the wide-N product much faster than (N, M) @ (M, K)
+    needs[1] ? swapAxes(matmul(swapAxes(a!, 0, 1), g!), 0, 1) : null,
   ],
 });
 
