@@ -38,7 +38,7 @@ export interface OpenIndexOptions {
   tokenizer?: TokenizerLike;
   /**
    * Checksum verification at open: 'quick' checks headers, sizes and the document tables; 'full' also hashes the
-   * token and suffix-array files; 'auto' (default) does 'full' when those files total at most 1 GiB.
+   * token and suffix-array files; 'auto' (default) does 'full' when those files total at most 256 MiB (larger indexes: `verify()`).
    */
   verify?: 'auto' | 'full' | 'quick';
   /** Page-cache budget for the whole index, in bytes (default 64 MiB). */
@@ -576,7 +576,7 @@ export class CorpusIndex {
     const tid = headerTokenizerId(manifest.tokenizer.id);
     let bigBytes = 0;
     for (const s of manifest.shards) bigBytes += s.tokens * (width + 4);
-    const full = opts.verify === 'full' || ((opts.verify ?? 'auto') === 'auto' && bigBytes <= 1 << 30);
+    const full = opts.verify === 'full' || ((opts.verify ?? 'auto') === 'auto' && bigBytes <= 256 << 20);
     const nFiles = manifest.shards.length * 2;
     const cacheBytes = opts.cacheBytes ?? 64 << 20;
     const perFile = Math.max(1 << 16, Math.floor(cacheBytes / nFiles));

@@ -89,7 +89,7 @@ function addQueryOptions(cmd: Command): Command {
     .option('-t, --tokenizer <spec>', 'tokenizer (default: the one the index was built with; a different one is refused)')
     .option('-f, --file <path>', 'read the query text from a file ("-" = stdin)')
     .option('--ids <list>', 'query with token ids instead of text: "1,2,3" or a JSON array')
-    .option('--verify <mode>', 'checksums at open: auto (full if the index is at most 1 GiB), full, quick', 'auto')
+    .option('--verify <mode>', 'checksums at open: auto (full if the index is at most 256 MiB), full, quick', 'auto')
     .option('--json', 'print one JSON object');
 }
 
