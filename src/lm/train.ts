@@ -161,7 +161,7 @@ export async function trainLm(
       const micro = Array.from({ length: opts.gradAccum }, () => sampler.next());
       const r = await step.step(micro, lr, opts.seed * 1000003 + it);
       if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
-        stopped = `loss became ${r.loss} (grad norm ${r.gradNorm}) at step ${it + 1}; stopped, the last good checkpoint in ${join(opts.out, CKPT)} is kept (try a lower --lr)`;
+        stopped = `training diverged at step ${it + 1} (loss ${r.loss}, gradient norm ${r.gradNorm}); stopped, the last good checkpoint in ${join(opts.out, CKPT)} is kept (try a lower --lr)`;
         break;
       }
       it += 1;

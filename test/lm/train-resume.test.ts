@@ -98,3 +98,28 @@ describe('lm train', () => {
     assert.match(r.stderr, /no checkpoint found/);
   });
 });
+
+describe('lm train NaN guard', () => {
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tessera-nan-'));
+    corpus = join(dir, 'corpus.txt');
+    writeFileSync(corpus, text);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a diverging run stops with a clear message and keeps the last good checkpoint', () => {
+    const out = join(dir, 'nan');
+    const args = [...common(out)];
+    args[args.indexOf('--lr') + 1] = '1e30';
+    args[args.indexOf('--warmup') + 1] = '0';
+    const r = run(args);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /training diverged at step \d+ \(loss .*, gradient norm .*\); stopped, the last good checkpoint in .* is kept/);
+    const m = /at step (\d+)/.exec(r.stderr)!;
+    const failedAt = Number(m[1]);
+    if (failedAt > 4) {
+      const state = JSON.parse(readFileSync(join(out, 'checkpoint', 'trainer_state.json'), 'utf8'));
+      assert.ok(state.step < failedAt && state.history.every((h: { train_loss: number }) => Number.isFinite(h.train_loss)));
+    }
+  });
+});
