@@ -31,6 +31,11 @@ export interface TrainStepOptions {
   clipNorm?: number;
   /** Micro-batches per optimizer step (default 1). */
   accumulate?: number;
+  /**
+   * Optimizer steps unrolled into one session run (default 1). Larger values amortise ONNX Runtime's per-run cost
+   * of handing the updated parameters and optimizer state back to JavaScript; the math per step is unchanged.
+   */
+  stepsPerRun?: number;
   runtime?: RuntimeOptions;
 }
 
@@ -68,6 +73,9 @@ export class TrainStep {
   static async create(opts: TrainStepOptions): Promise<TrainStep> {
     const k = opts.accumulate ?? 1;
     if (!Number.isInteger(k) || k < 1) throw new Error(`accumulate must be a positive integer, got ${k}`);
+    const K = opts.stepsPerRun ?? 1;
+    if (!Number.isInteger(K) || K < 1) throw new Error(`stepsPerRun must be a positive integer, got ${K}`);
+    if (K > 1 && k > 1) throw new Error('stepsPerRun > 1 cannot be combined with gradient accumulation');
     const update = await Program.create(buildGraph(opts, 'update', k > 1), opts.runtime);
     const acc = k > 1 ? await Program.create(buildGraph(opts, 'accumulate', true), opts.runtime) : undefined;
     return new TrainStep(opts, update, acc);
@@ -103,17 +111,39 @@ export class TrainStep {
         this.accCur = 1 - this.accCur;
       }
     }
-    this.t += 1;
-    const o = this.opts.optimizer;
-    const feeds: Record<string, Feed> = {
-      ...microBatches[k - 1]!,
-      seed: BigInt64Array.of(BigInt(seed * k + k - 1)),
-      lr: Float32Array.of(lr),
-    };
-    if (o.kind === 'adamw') {
-      feeds.bc1 = Float32Array.of(1 - (o.beta1 ?? 0.9) ** this.t);
-      feeds.bc2sqrt = Float32Array.of(Math.sqrt(1 - (o.beta2 ?? 0.999) ** this.t));
+    const [r] = await this.runUpdate([microBatches[k - 1]!], [lr], [seed * k + k - 1]);
+    return { loss: (lossSum + r!.loss) / k, gradNorm: r!.gradNorm };
+  }
+
+  /**
+   * `stepsPerRun` optimizer steps in one session run: batches[j], lrs[j] and seeds[j] drive step j. Returns each
+   * step's loss and gradient norm.
+   */
+  async steps(batches: Record<string, Feed>[], lrs: number[], seeds: number[]): Promise<StepResult[]> {
+    const K = this.opts.stepsPerRun ?? 1;
+    if (batches.length !== K || lrs.length !== K || seeds.length !== K) {
+      throw new Error(`steps expects ${K} batches, learning rates and seeds (stepsPerRun), got ${batches.length}/${lrs.length}/${seeds.length}`);
     }
+    if ((this.opts.accumulate ?? 1) > 1) throw new Error('steps() is for runs without gradient accumulation; use step()');
+    return this.runUpdate(batches, lrs, seeds);
+  }
+
+  private async runUpdate(batches: Record<string, Feed>[], lrs: number[], seeds: number[]): Promise<StepResult[]> {
+    const ps = this.opts.params;
+    const params = this.paramBufs[this.cur]!;
+    const k = this.opts.accumulate ?? 1;
+    const o = this.opts.optimizer;
+    const feeds: Record<string, Feed> = {};
+    batches.forEach((b, j) => {
+      this.t += 1;
+      for (const [name, v] of Object.entries(b)) feeds[at(name, j)] = v;
+      feeds[at('seed', j)] = BigInt64Array.of(BigInt(seeds[j]!));
+      feeds[at('lr', j)] = Float32Array.of(lrs[j]!);
+      if (o.kind === 'adamw') {
+        feeds[at('bc1', j)] = Float32Array.of(1 - (o.beta1 ?? 0.9) ** this.t);
+        feeds[at('bc2sqrt', j)] = Float32Array.of(Math.sqrt(1 - (o.beta2 ?? 0.999) ** this.t));
+      }
+    });
     const next = 1 - this.cur;
     const into: Record<string, TypedArray> = {};
     ps.forEach((p, i) => {
@@ -128,8 +158,7 @@ export class TrainStep {
     const out = await this.update.run(feeds, into);
     this.cur = next;
     this.syncParams();
-    lossSum += Number(out.loss!.data[0]);
-    return { loss: lossSum / k, gradNorm: Number(out.grad_norm!.data[0]) };
+    return batches.map((_, j) => ({ loss: Number(out[at('loss', j)]!.data[0]), gradNorm: Number(out[at('grad_norm', j)]!.data[0]) }));
   }
 
   /** Optimizer slots by name (`m` / `v` for AdamW, `momentum` for SGD), for checkpoints. */
@@ -171,49 +200,62 @@ export class TrainStep {
   }
 }
 
+/** Input/output name of per-step values: plain for the first step of a run, `name@k` for the k-th. */
+const at = (name: string, k: number) => (k === 0 ? name : `${name}@${k}`);
+
 function buildGraph(opts: TrainStepOptions, mode: 'update' | 'accumulate', withAcc: boolean) {
   const ps = opts.params;
-  const pT = new Map(ps.map((p) => [p.name, input(P(p.name), p.shape, 'float32')]));
-  const dT = new Map(opts.data.map((d) => [d.name, input(d.name, d.shape, d.dtype ?? 'float32')]));
-  const seed = input('seed', [1], 'int64');
-  const loss = opts.loss(pT, dT, seed);
-  if (loss.size !== 1) throw new Error(`the loss must be a scalar, got shape ${fmtShape(loss.shape)}`);
-  const paramTensors = ps.map((p) => pT.get(p.name)!);
-  let grads = grad(loss, paramTensors);
-  const inputs: Tensor[] = [...pT.values(), ...dT.values(), seed];
-  const outputs: Record<string, Tensor> = { loss };
-  let accT: Tensor[] = [];
-  if (withAcc) {
-    accT = ps.map((p) => input(A(p.name), p.shape, 'float32'));
-    inputs.push(...accT);
-    grads = grads.map((g, i) => add(accT[i]!, g));
-  }
-  if (mode === 'accumulate') {
-    ps.forEach((p, i) => (outputs[`new_${A(p.name)}`] = grads[i]!));
-    return { inputs, outputs, name: 'tessera_accumulate' };
-  }
-  const k = opts.accumulate ?? 1;
-  if (k > 1) grads = grads.map((g) => div(g, k));
-  const squares = grads.map((g) => mul(g, g));
-  const { norm, coef } = clipCoefficient(squares, opts.clipNorm);
-  outputs.grad_norm = norm;
-  const lr = input('lr', [], 'float32');
-  inputs.push(lr);
-  const scalars: { lr: Tensor; bc1?: Tensor; bc2sqrt?: Tensor } = { lr };
-  if (opts.optimizer.kind === 'adamw') {
-    scalars.bc1 = input('bc1', [], 'float32');
-    scalars.bc2sqrt = input('bc2sqrt', [], 'float32');
-    inputs.push(scalars.bc1, scalars.bc2sqrt);
-  }
+  const K = mode === 'update' ? (opts.stepsPerRun ?? 1) : 1;
+  let cur = ps.map((p) => input(P(p.name), p.shape, 'float32'));
+  const inputs: Tensor[] = [...cur];
+  const outputs: Record<string, Tensor> = {};
   const nSlots = slotCount(opts.optimizer);
+  let slots: Tensor[][] = [];
+  if (mode === 'update') {
+    slots = ps.map((p) => Array.from({ length: nSlots }, (_, s) => input(S(s, p.name), p.shape, 'float32')));
+    inputs.push(...slots.flat());
+  }
+  for (let k = 0; k < K; k++) {
+    // step k: forward + backward at the parameters step k-1 produced, then clip and update
+    const dT = new Map(opts.data.map((d) => [d.name, input(at(d.name, k), d.shape, d.dtype ?? 'float32')]));
+    const seed = input(at('seed', k), [1], 'int64');
+    inputs.push(...dT.values(), seed);
+    const pMap = new Map(ps.map((p, i) => [p.name, cur[i]!]));
+    const loss = opts.loss(pMap, dT, seed);
+    if (loss.size !== 1) throw new Error(`the loss must be a scalar, got shape ${fmtShape(loss.shape)}`);
+    outputs[at('loss', k)] = loss;
+    let grads = grad(loss, cur);
+    if (withAcc) {
+      const accT = ps.map((p) => input(A(p.name), p.shape, 'float32'));
+      inputs.push(...accT);
+      grads = grads.map((g, i) => add(accT[i]!, g));
+    }
+    if (mode === 'accumulate') {
+      ps.forEach((p, i) => (outputs[`new_${A(p.name)}`] = grads[i]!));
+      return { inputs, outputs, name: 'tessera_accumulate' };
+    }
+    const acc = opts.accumulate ?? 1;
+    if (acc > 1) grads = grads.map((g) => div(g, acc));
+    const squares = grads.map((g) => mul(g, g));
+    const { norm, coef } = clipCoefficient(squares, opts.clipNorm);
+    outputs[at('grad_norm', k)] = norm;
+    const lr = input(at('lr', k), [], 'float32');
+    inputs.push(lr);
+    const scalars: { lr: Tensor; bc1?: Tensor; bc2sqrt?: Tensor } = { lr };
+    if (opts.optimizer.kind === 'adamw') {
+      scalars.bc1 = input(at('bc1', k), [], 'float32');
+      scalars.bc2sqrt = input(at('bc2sqrt', k), [], 'float32');
+      inputs.push(scalars.bc1, scalars.bc2sqrt);
+    }
+    const next = ps.map((p, i) => applyUpdate(opts.optimizer, cur[i]!, grads[i]!, squares[i]!, coef, slots[i]!, p.decay, scalars));
+    cur = next.map((u) => u.param);
+    slots = next.map((u) => u.slots);
+  }
   ps.forEach((p, i) => {
-    const slots = Array.from({ length: nSlots }, (_, s) => input(S(s, p.name), p.shape, 'float32'));
-    inputs.push(...slots);
-    const u = applyUpdate(opts.optimizer, paramTensors[i]!, grads[i]!, squares[i]!, coef, slots, p.decay, scalars);
-    outputs[`new_${P(p.name)}`] = u.param;
-    u.slots.forEach((sv, s) => (outputs[`new_${S(s, p.name)}`] = sv));
+    outputs[`new_${P(p.name)}`] = cur[i]!;
+    slots[i]!.forEach((sv, s) => (outputs[`new_${S(s, p.name)}`] = sv));
   });
-  return { inputs, outputs, name: 'tessera_train_step' };
+  return { inputs, outputs, name: K > 1 ? `tessera_train_${K}_steps` : 'tessera_train_step' };
 }
 
 export { allocArray };

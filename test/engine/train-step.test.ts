@@ -150,6 +150,36 @@ describe('train step', () => {
     await acc.release();
   });
 
+  it('two optimizer steps unrolled into one run equal two single-step runs', async () => {
+    const mk = (stepsPerRun: number) =>
+      T.TrainStep.create({
+        params: makeParams(),
+        data: [{ name: 'x', shape: [N / 2, D] }, { name: 'y', shape: [N / 2, 1] }],
+        loss: lossFn,
+        optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+        clipNorm: 0.3,
+        stepsPerRun,
+      });
+    const one = await mk(1);
+    const two = await mk(2);
+    const h = (N / 2) * D;
+    const b1 = { x: X.slice(0, h), y: Y.slice(0, N / 2) };
+    const b2 = { x: X.slice(h), y: Y.slice(N / 2) };
+    for (let round = 0; round < 2; round++) {
+      const r1 = await one.step([b1], 0.05, 10 + round);
+      const r2 = await one.step([b2], 0.04, 20 + round);
+      const [s1, s2] = await two.steps([b1, b2], [0.05, 0.04], [10 + round, 20 + round]);
+      close(s1!.loss, r1.loss, 1e-6);
+      close(s2!.loss, r2.loss, 1e-6);
+      close(s2!.gradNorm, r2.gradNorm, 1e-6);
+    }
+    assert.equal(two.t, 4);
+    one.opts.params.forEach((p, i) => Array.from(p.data).forEach((v, j) => close(two.opts.params[i]!.data[j]!, v, 1e-6)));
+    await assert.rejects(two.steps([b1], [0.1], [1]), /steps expects 2 batches/);
+    await one.release();
+    await two.release();
+  });
+
   it('warmup + cosine schedule', () => {
     const o = { lr: 1e-3, warmup: 10, decaySteps: 100, minLr: 1e-4 };
     close(T.learningRate(0, o), 1e-3 / 11);

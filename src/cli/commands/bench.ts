@@ -25,6 +25,7 @@ export function registerBench(program: Command): void {
     .option('--steps <n>', 'timed steps', int, 10)
     .option('--warmup <n>', 'untimed warm-up steps', int, 2)
     .option('--threads <n>', 'intra-op threads', int)
+    .option('--steps-per-run <k>', 'optimizer steps unrolled into one session run', int, 1)
     .option('--json', 'print JSON (always on)')
     .action(async (o) => {
       const r = await benchTrain(o);
