@@ -15,16 +15,8 @@ A step = zero_grad + forward + cross-entropy + backward + clip + AdamW step.
 Prints one JSON line; ms_per_step is the median over the timed steps and
 tokens_per_s = batch * block / median step time.
 
-BLAS note: Debian's python3-torch (1.13.1, reports 1.13.0a0; BLAS_INFO=generic)
-calls the system libblas.so.3. The script prefers Debian's OpenMP build of
-OpenBLAS (libopenblas0-openmp) over the default openblas-pthread alternative,
-see the block below; the JSON "blas" field says which one was loaded.
-OPENBLAS_CORETYPE was unset on the 2-core AMD EPYC (Zen 4) dev box (OpenBLAS
-autodetects Cooperlake); forcing Haswell/Zen/SkylakeX made no difference
-beyond noise to sgemm (bench/pytorch_matmul.py), so unsetting it is harmless.
-Debian's torch starts with torch.get_num_threads() == 1 here, so --threads
-(default 2) is applied explicitly. Run on an otherwise idle machine: with
-other processes busy, 2 OpenMP threads on 2 cores degrade by 2-5x.
+BLAS: see bench/peer_blas.py (OpenMP OpenBLAS preferred; the JSON "blas" field says which was loaded).
+Run on an otherwise idle machine: with other processes busy, 2 threads on 2 cores degrade by 2-5x.
 """
 
 
