@@ -105,7 +105,7 @@ export function registerLm(program: Command): void {
     .option('--top-k <k>', 'top-k', int('--top-k'))
     .option('--top-p <p>', 'nucleus sampling', num('--top-p'))
     .option('--greedy', 'greedy decoding')
-    .option('--stop <text...>', 'stop sequences')
+    .option('--stop <text>', 'stop sequence (repeat the flag for several)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--tokenizer <spec>', 'override the tokenizer')
     .option('--json', 'JSON output')
