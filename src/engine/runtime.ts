@@ -59,12 +59,16 @@ function toOrt(spec: ValueSpec, v: Feed, what: string): ort.Tensor {
 }
 
 export class Program {
+  private readonly inputNames: Set<string>;
+
   private constructor(
     readonly session: ort.InferenceSession,
     readonly inputs: ValueSpec[],
     readonly outputs: ValueSpec[],
     readonly model: Uint8Array,
-  ) {}
+  ) {
+    this.inputNames = new Set(inputs.map((s) => s.name));
+  }
 
   /** Lower `spec` to ONNX and create its session. */
   static async create(spec: GraphSpec, opts: RuntimeOptions = {}): Promise<Program> {
@@ -89,7 +93,7 @@ export class Program {
       ortFeeds[spec.name] = toOrt(spec, v, 'input');
     }
     for (const k of Object.keys(feeds)) {
-      if (!this.inputs.some((s) => s.name === k)) throw new Error(`unknown input '${k}'; inputs are: ${this.inputs.map((s) => s.name).join(', ')}`);
+      if (!this.inputNames.has(k)) throw new Error(`unknown input '${k}'; inputs are: ${this.inputs.map((s) => s.name).join(', ')}`);
     }
     let result: ort.InferenceSession.ReturnType;
     if (into && Object.keys(into).length > 0) {

@@ -9,7 +9,7 @@ import { withBound } from '../nn/module.js';
 import { Rng } from '../nn/init.js';
 import type { ByteTokenizer } from '../tokenizer/index.js';
 import type { GPT } from './model.js';
-import { bakeMap, weightFeeds } from './weights.js';
+import { bakeMap, paramInputs, weightFeeds } from './weights.js';
 import { sampleToken, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -83,8 +83,7 @@ export class Generator {
 
   private build(Tn: number): Promise<Program> {
     const { model, batch: B, S, nh, hd } = this;
-    const named = model.nameParameters();
-    const pT = new Map([...named].map(([n, p]) => [n, input(`p:${n}`, p.shape)]));
+    const { named, inputs: pT } = paramInputs(model);
     const idx = input('idx', [B, Tn], 'int64');
     const pos = input('pos', [B, Tn], 'int64');
     const sel = input('sel', [B, 1, 1], 'int64');
@@ -206,7 +205,8 @@ export class Generator {
     });
     const pad = (arr: number[][]) => [...arr, ...Array.from({ length: B - arr.length }, () => [] as number[])];
     let lens = rows.map((r) => r.context.length);
-    let logits = await this.stepChunk(pad(rows.map((r) => r.context)), pad([]).map(() => 0).map((_, b) => (b < rows.length ? 0 : 0)));
+    const zeros = new Array<number>(B).fill(0);
+    let logits = await this.stepChunk(pad(rows.map((r) => r.context)), zeros);
     const stopAtEot = o.stopAtEot ?? true;
     for (let i = 0; i < o.maxTokens; i++) {
       if (o.signal?.aborted) break;
@@ -256,10 +256,10 @@ export class Generator {
         const keep = Math.floor(S / 2);
         const ctx = rows.map((r) => r.context.slice(-keep));
         lens = ctx.map((c) => c.length);
-        logits = await this.stepChunk(pad(ctx), pad([]).map(() => 0));
+        logits = await this.stepChunk(pad(ctx), zeros);
         continue;
       }
-      logits = await this.stepChunk(pad(next), pad([]).map((_, b) => (b < rows.length ? lens[b]! : 0)));
+      logits = await this.stepChunk(pad(next), zeros.map((_, b) => lens[b] ?? 0));
       lens = lens.map((n, b) => n + (next[b]?.length ?? 0));
     }
     const kept = rows.map((r) => (tok ? countTokensFor(tok, r.generated, r.text) : r.generated.length));

@@ -9,6 +9,7 @@
 
 import { Program } from '../engine/runtime.js';
 import { input } from '../engine/ops/core.js';
+import { paramInputs, weightFeeds } from './weights.js';
 import * as T from '../engine/index.js';
 import { withBound } from '../nn/module.js';
 import { EVAL } from '../nn/layers.js';
@@ -335,8 +336,7 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
     let p = this.lsmPrograms.get(Tn);
     if (!p) {
       const model = this.model;
-      const named = model.nameParameters();
-      const pT = new Map([...named].map(([n, q]) => [n, input(`p:${n}`, q.shape)]));
+      const { named, inputs: pT } = paramInputs(model);
       const idx = input('idx', [1, Tn], 'int64');
       const outputs = withBound(named, pT, () => ({ lsm: T.logSoftmax(model.forward(idx, EVAL), -1) }));
       p = Program.create({ inputs: [...pT.values(), idx], outputs, name: `tessera_score_top_T${Tn}` });
@@ -361,7 +361,7 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
       const idx = new BigInt64Array(Tn);
       for (let t = 0; t < L; t++) idx[t] = BigInt(seg[t]!);
       const feeds: Record<string, T.TypedArray> = { idx };
-      for (const [n, q] of this.model.nameParameters()) feeds[`p:${n}`] = q.data;
+      weightFeeds(this.model, false, feeds);
       const out = await (await this.lsmProgram(Tn)).run(feeds);
       const lsm = out.lsm!.data as Float32Array;
       let took = 0;

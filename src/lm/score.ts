@@ -8,7 +8,7 @@ import * as T from '../engine/index.js';
 import { withBound } from '../nn/module.js';
 import { EVAL } from '../nn/layers.js';
 import type { GPT } from './model.js';
-import { bakeMap, weightFeeds } from './weights.js';
+import { bakeMap, paramInputs, weightFeeds } from './weights.js';
 
 export interface ContinuationScore {
   /** Sum of log p(continuation token | everything before it). */
@@ -27,8 +27,7 @@ export class Scorer {
     let p = this.programs.get(Tn);
     if (!p) {
       const model = this.model;
-      const named = model.nameParameters();
-      const pT = new Map([...named].map(([n, q]) => [n, input(`p:${n}`, q.shape)]));
+      const { named, inputs: pT } = paramInputs(model);
       const idx = input('idx', [1, Tn], 'int64');
       const tgt = input('targets', [1, Tn], 'int64');
       const outputs = withBound(named, pT, () => {

@@ -16,7 +16,8 @@ export async function runStart(opts: { out?: string; steps?: number; maxSeconds?
   const text = docs.map((d) => d.text).join('\n\n');
   const tok = trainCharTokenizer(text);
   const all = tokenizeCorpus(docs, tok, 'moby-dick');
-  const splits = splitTokens(all, 0.9);
+  const trainFraction = 0.9; // nanoGPT: first 90% train, last 10% validation
+  const splits = splitTokens(all, trainFraction);
   const cfg = resolveConfig('char-tiny', { vocabSize: tok.vocabSize });
   process.stderr.write(
     `tessera: training a ${cfg.nLayer}-layer GPT (${cfg.nEmbd} wide, context ${cfg.blockSize}) on Moby-Dick, ` +
@@ -45,6 +46,7 @@ export async function runStart(opts: { out?: string; steps?: number; maxSeconds?
       seed: 1337,
       maxSeconds: opts.maxSeconds ?? 300,
       progress: true,
+      trainFraction,
     },
     { corpus: 'moby-dick', resume: false },
   );

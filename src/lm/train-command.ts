@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCorpusDocuments } from '../data/corpus-source.js';
-import { splitTokens, tokenizeCorpus } from '../data/tokens.js';
+import { splitTokens, tokenizeCorpus, type Document } from '../data/tokens.js';
 import { loadTokenizer, trainCharTokenizer, type ByteTokenizer } from '../tokenizer/index.js';
 import { loadModel } from './checkpoint.js';
 import { resolveConfig, type GptConfig } from './config.js';
@@ -18,7 +18,7 @@ export async function runTrainCommand(o: Record<string, any>): Promise<void> {
   let tok: ByteTokenizer;
   let cfg: GptConfig;
   let opts: TrainOptions;
-  let trainFraction = o.trainFraction as number;
+  let docs: Document[] | undefined;
   if (resume) {
     out = resume;
     const ck = recoverCheckpointDir(resume);
@@ -27,14 +27,13 @@ export async function runTrainCommand(o: Record<string, any>): Promise<void> {
     const loaded = loadModel(ck);
     if (!loaded.tokenizer) throw new Error(`${ck}: checkpoint has no tokenizer files`);
     tok = loaded.tokenizer;
-    cfg = { ...loaded.config, dropout: state.modelDropout ?? loaded.config.dropout };
+    cfg = loaded.config; // dropout comes back from config.json (resid_pdrop)
     corpus = state.corpus;
-    opts = { ...state.options, out, progress: o.progress !== false };
-    trainFraction = state.trainFraction ?? trainFraction;
+    opts = { trainFraction: 0.9, ...state.options, out, progress: o.progress !== false };
   } else {
     if (!o.corpus) throw new Error('give --corpus NAME|PATH');
     corpus = o.corpus;
-    const docs = await loadCorpusDocuments(corpus);
+    docs = await loadCorpusDocuments(corpus);
     tok = o.tokenizer === 'char' ? trainCharTokenizer(docs.map((d) => d.text).join('\n\n')) : loadTokenizer(o.tokenizer);
     const vocab = Math.max(tok.vocabSize, o.vocabSize ?? 0);
     cfg = resolveConfig(o.preset, {
@@ -66,14 +65,15 @@ export async function runTrainCommand(o: Record<string, any>): Promise<void> {
       seed: o.seed,
       maxSeconds: o.maxSeconds,
       progress: o.progress !== false,
+      trainFraction: o.trainFraction,
     };
   }
-  const docs = await loadCorpusDocuments(corpus);
+  docs ??= await loadCorpusDocuments(corpus);
   const all = tokenizeCorpus(docs, tok, corpus);
   if (all.length < 2 * (cfg.blockSize + 1)) {
     throw new Error(`corpus ${corpus} has ${all.length} tokens, too few for a context of ${cfg.blockSize} (need at least ${2 * (cfg.blockSize + 1)}); use a smaller --block`);
   }
-  const splits = splitTokens(all, trainFraction);
+  const splits = splitTokens(all, opts.trainFraction);
   const r = await trainLm(cfg, tok, splits, opts, { corpus, resume: Boolean(resume) });
   const { history, ...summary } = r;
   if (o.json) process.stdout.write(`${JSON.stringify({ ...summary, out, corpus, tokenizer: tok.id, history_tail: history.slice(-3) })}\n`);

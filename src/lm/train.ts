@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Program } from '../engine/runtime.js';
 import { input } from '../engine/ops/core.js';
+import type { TypedArray } from '../engine/dtype.js';
+import { paramInputs, weightFeeds } from './weights.js';
 import { learningRate } from '../engine/schedule.js';
 import type { TrainStep } from '../engine/train-step.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
@@ -35,6 +37,8 @@ export interface TrainOptions {
   evalIters: number;
   checkpointInterval: number;
   seed: number;
+  /** Share of tokens (by position) used for training; recorded so --resume splits the same way. */
+  trainFraction: number;
   /** Stop after this many seconds (checkpointing first); the run can be resumed. */
   maxSeconds?: number;
   progress: boolean;
@@ -116,7 +120,9 @@ export async function trainLm(
     let s = 0;
     for (let i = 0; i < opts.evalIters; i++) {
       const b = vs.next();
-      s += Number((await evalProgram.run({ ...paramFeeds(model), idx: b.idx, targets: b.targets })).loss!.data[0]);
+      const feeds: Record<string, TypedArray> = { idx: b.idx, targets: b.targets };
+      weightFeeds(model, false, feeds);
+      s += Number((await evalProgram.run(feeds)).loss!.data[0]);
     }
     return s / opts.evalIters;
   };
@@ -139,7 +145,7 @@ export async function trainLm(
   const runStart = performance.now();
   const startElapsed = elapsed;
   const startTokens = tokensSeen;
-  const save = (reason: string) => {
+  const save = () => {
     writeCheckpoint(opts.out, model, tok, step, {
       version: 1,
       step: it,
@@ -152,7 +158,6 @@ export async function trainLm(
       history,
       corpus: meta.corpus,
     });
-    void reason;
   };
   let stopped: string | undefined;
   try {
@@ -179,9 +184,9 @@ export async function trainLm(
       if (!bar && opts.progress !== false && entry.val_loss !== undefined) {
         log(`step ${it}/${opts.steps} | train loss ${r.loss.toFixed(4)} | val loss ${lastVal.toFixed(4)} | ${tps.toFixed(0)} tok/s | ${elapsed.toFixed(0)} s`);
       }
-      if (it % opts.checkpointInterval === 0 || it === opts.steps) save('interval');
+      if (it % opts.checkpointInterval === 0 || it === opts.steps) save();
       if (opts.maxSeconds !== undefined && elapsed - startElapsed >= opts.maxSeconds && it < opts.steps) {
-        save('time');
+        save();
         stopped = `stopped after ${opts.maxSeconds}s at step ${it}; resume with --resume`;
         break;
       }
@@ -215,15 +220,8 @@ function stripFns(o: TrainOptions): TrainerState['options'] {
   return rest;
 }
 
-function paramFeeds(model: GPT): Record<string, Float32Array> {
-  const r: Record<string, Float32Array> = {};
-  for (const [name, p] of model.nameParameters()) r[`p:${name}`] = p.data;
-  return r;
-}
-
 async function buildEvalProgram(model: GPT, B: number, Tn: number): Promise<Program> {
-  const named = model.nameParameters();
-  const pT = new Map([...named].map(([n, p]) => [n, input(`p:${n}`, p.shape)]));
+  const { named, inputs: pT } = paramInputs(model);
   const idx = input('idx', [B, Tn], 'int64');
   const targets = input('targets', [B, Tn], 'int64');
   const loss = withBound(named, pT, () => model.loss(idx, targets, { training: false }));
@@ -255,10 +253,9 @@ function writeCheckpoint(out: string, model: GPT, tok: ByteTokenizer, step: Trai
   try {
     saveModel(tmp, model, tok, { step: String(state.step) });
     const slots: Record<string, ReturnType<typeof fromFloat32>> = {};
-    for (const [k, v] of step.slots()) {
-      const p = step.opts.params.find((q) => k.endsWith(`.${q.name}`) && k.split('.')[0]!.length + 1 + q.name.length === k.length);
-      slots[k] = fromFloat32(v, [...(p?.shape ?? [v.length])]);
-    }
+    const shapes = new Map(step.opts.params.map((q) => [q.name, q.shape]));
+    // slot keys are `<slot>.<param name>` and slot names contain no dot
+    for (const [k, v] of step.slots()) slots[k] = fromFloat32(v, [...shapes.get(k.slice(k.indexOf('.') + 1))!]);
     writeSafetensorsSync(join(tmp, 'optimizer.safetensors'), slots, { t: String(step.t) });
     writeFileAtomicSync(join(tmp, 'trainer_state.json'), `${JSON.stringify(state)}\n`);
   } catch (err) {

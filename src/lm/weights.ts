@@ -4,7 +4,8 @@
 
 import type { Tensor } from '../engine/tensor.js';
 import type { TypedArray } from '../engine/dtype.js';
-import type { Module } from '../nn/module.js';
+import { input } from '../engine/ops/core.js';
+import type { Module, Parameter } from '../nn/module.js';
 
 /** Protobuf messages are limited to 2 GiB; stay well below. */
 const MAX_BAKED_BYTES = 1.5e9;
@@ -26,4 +27,10 @@ export function bakeMap(model: Module, inputs: Map<string, Tensor>): Map<Tensor,
 export function weightFeeds(model: Module, baked: boolean, feeds: Record<string, TypedArray>): void {
   if (baked) return;
   for (const [name, p] of model.nameParameters()) feeds[`p:${name}`] = p.data;
+}
+
+/** Graph inputs `p:<name>` for every parameter of `model`, with the named parameters to bind them to. */
+export function paramInputs(model: Module): { named: Map<string, Parameter>; inputs: Map<string, Tensor> } {
+  const named = model.nameParameters();
+  return { named, inputs: new Map([...named].map(([n, p]) => [n, input(`p:${n}`, p.shape)])) };
 }
