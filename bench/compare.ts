@@ -5,6 +5,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -38,7 +39,7 @@ if (mode === 'train') {
     const ours: number[] = [];
     const peer: number[] = [];
     for (let r = 0; r < repeats; r++) {
-      ours.push(runJson(process.execPath, ['bin/tessera.js', 'bench', 'train', ...flags, '--json']).tokens_per_s!);
+      ours.push(runJson(join(root, 'bin/tessera.js'), ['bench', 'train', ...flags, '--json']).tokens_per_s!);
       peer.push(runJson('/usr/bin/python3', ['bench/pytorch_train.py', ...flags]).tokens_per_s!);
     }
     const res = { config: c.trim(), tessera_tokens_per_s: median(ours), pytorch_tokens_per_s: median(peer), ratio: median(ours) / median(peer), runs: { tessera: ours, pytorch: peer } };
@@ -53,7 +54,7 @@ if (mode === 'train') {
     const ours: number[] = [];
     const peer: number[] = [];
     for (let r = 0; r < repeats; r++) {
-      ours.push(runJson(process.execPath, ['bin/tessera.js', 'bench', 'decode', ...flags, '--json']).tokens_per_s!);
+      ours.push(runJson(join(root, 'bin/tessera.js'), ['bench', 'decode', ...flags, '--json']).tokens_per_s!);
       peer.push(runJson('/usr/bin/python3', ['bench/pytorch_decode.py', ...flags]).tokens_per_s!);
     }
     const res = { batch: Number(b), tessera_tokens_per_s: median(ours), pytorch_tokens_per_s: median(peer), ratio: median(ours) / median(peer), runs: { tessera: ours, pytorch: peer } };
