@@ -1,7 +1,10 @@
 // Runs tessera and its PyTorch peer alternately (same machine, same script run) several times and prints medians and
 // the tessera/PyTorch throughput ratio as JSON lines and a Markdown table.
-//   node --import tsx bench/compare.ts train [--repeats 3] [--configs "4 4 256 128 4096 16 10;12 12 768 256 50304 4 3"]
+//   node --import tsx bench/compare.ts train [--repeats 3] [--warmup 2] [--configs "4 4 256 128 4096 16 10;12 12 768 256 50304 4 3"]
 //   node --import tsx bench/compare.ts decode [--repeats 3] [--batches 1,16] [--tokens 64]
+// tessera runs through its launcher (bin/tessera.js), which tunes glibc malloc (GLIBC_TUNABLES). The peer runs with
+// its defaults; with --tuned-peer it also runs a second time per round with the same GLIBC_TUNABLES, so the table shows
+// how much of the ratio the malloc settings account for.
 
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,13 +18,16 @@ const opt = (name: string, dflt: string) => {
   return i >= 0 ? args[i + 1]! : dflt;
 };
 const repeats = Number(opt('repeats', '3'));
+const tunedPeer = args.includes('--tuned-peer');
 
-function runJson(cmd: string, argv: string[]): Record<string, number> {
-  const r = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+type Json = Record<string, unknown> & { tokens_per_s: number };
+
+function runJson(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Json {
+  const r = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed:\n${r.stderr}`);
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (!line) throw new Error(`${cmd} printed no JSON:\n${r.stdout}\n${r.stderr}`);
-  return JSON.parse(line);
+  return JSON.parse(line) as Json;
 }
 
 const median = (xs: number[]) => {
@@ -30,38 +36,52 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/** Alternate tessera, the peer and (optionally) the peer with tessera's malloc settings; print one JSON line. */
+function compare(label: Record<string, unknown>, tesseraArgs: string[], peerScript: string, peerArgs: string[]) {
+  const ours: number[] = [];
+  const peer: number[] = [];
+  const peerTuned: number[] = [];
+  let tunables: string | null = null;
+  for (let r = 0; r < repeats; r++) {
+    const t = runJson(join(root, 'bin/tessera.js'), tesseraArgs);
+    ours.push(t.tokens_per_s);
+    tunables = (t.glibc_tunables as string | null) ?? null;
+    const { GLIBC_TUNABLES: _drop, ...plainEnv } = process.env;
+    peer.push(runJson('/usr/bin/python3', [peerScript, ...peerArgs], plainEnv).tokens_per_s);
+    if (tunedPeer && tunables) peerTuned.push(runJson('/usr/bin/python3', [peerScript, ...peerArgs], { ...plainEnv, GLIBC_TUNABLES: tunables }).tokens_per_s);
+  }
+  const res = {
+    ...label,
+    tessera_tokens_per_s: median(ours),
+    pytorch_tokens_per_s: median(peer),
+    ratio: median(ours) / median(peer),
+    ...(peerTuned.length ? { pytorch_tuned_malloc_tokens_per_s: median(peerTuned), ratio_vs_tuned_malloc: median(ours) / median(peerTuned) } : {}),
+    glibc_tunables: tunables,
+    runs: { tessera: ours, pytorch: peer, ...(peerTuned.length ? { pytorch_tuned_malloc: peerTuned } : {}) },
+  };
+  console.log(JSON.stringify(res));
+  return res;
+}
+
+const fmt = (x: number | undefined, d: number) => (x === undefined ? '–' : x.toFixed(d));
 const rows: string[] = [];
 if (mode === 'train') {
   const configs = opt('configs', '4 4 256 128 4096 16 10;12 12 768 256 50304 4 3').split(';');
   for (const c of configs) {
     const [L, H, C, T, V, B, N] = c.trim().split(/\s+/);
-    const flags = ['--layers', L!, '--heads', H!, '--embd', C!, '--block', T!, '--vocab', V!, '--batch', B!, '--steps', N!];
-    const ours: number[] = [];
-    const peer: number[] = [];
-    for (let r = 0; r < repeats; r++) {
-      ours.push(runJson(join(root, 'bin/tessera.js'), ['bench', 'train', ...flags, '--json']).tokens_per_s!);
-      peer.push(runJson('/usr/bin/python3', ['bench/pytorch_train.py', ...flags]).tokens_per_s!);
-    }
-    const res = { config: c.trim(), tessera_tokens_per_s: median(ours), pytorch_tokens_per_s: median(peer), ratio: median(ours) / median(peer), runs: { tessera: ours, pytorch: peer } };
-    console.log(JSON.stringify(res));
-    rows.push(`| ${L} ${H} ${C} ${T} ${V} ${B} | ${res.tessera_tokens_per_s.toFixed(0)} | ${res.pytorch_tokens_per_s.toFixed(0)} | ${res.ratio.toFixed(2)}× |`);
+    const flags = ['--layers', L!, '--heads', H!, '--embd', C!, '--block', T!, '--vocab', V!, '--batch', B!, '--steps', N!, '--warmup', opt('warmup', '2')];
+    const r = compare({ config: c.trim() }, ['bench', 'train', ...flags, '--json'], 'bench/pytorch_train.py', flags);
+    rows.push(`| ${L} ${H} ${C} ${T} ${V} ${B} | ${fmt(r.tessera_tokens_per_s, 0)} | ${fmt(r.pytorch_tokens_per_s, 0)} | ${fmt(r.ratio, 2)}× | ${fmt(r.pytorch_tuned_malloc_tokens_per_s, 0)} | ${fmt(r.ratio_vs_tuned_malloc, 2)}× |`);
   }
-  console.log('\n| layers heads embd block vocab batch | tessera tok/s | PyTorch tok/s | ratio |\n|---|---|---|---|\n' + rows.join('\n'));
+  console.log('\n| layers heads embd block vocab batch | tessera tok/s | PyTorch tok/s | ratio | PyTorch, tessera\'s malloc | ratio |\n|---|---|---|---|---|---|\n' + rows.join('\n'));
 } else if (mode === 'decode') {
   const tokens = opt('tokens', '64');
   for (const b of opt('batches', '1,16').split(',')) {
     const flags = ['--layers', '12', '--heads', '12', '--embd', '768', '--block', '1024', '--vocab', '50257', '--batch', b, '--tokens', tokens];
-    const ours: number[] = [];
-    const peer: number[] = [];
-    for (let r = 0; r < repeats; r++) {
-      ours.push(runJson(join(root, 'bin/tessera.js'), ['bench', 'decode', ...flags, '--json']).tokens_per_s!);
-      peer.push(runJson('/usr/bin/python3', ['bench/pytorch_decode.py', ...flags]).tokens_per_s!);
-    }
-    const res = { batch: Number(b), tessera_tokens_per_s: median(ours), pytorch_tokens_per_s: median(peer), ratio: median(ours) / median(peer), runs: { tessera: ours, pytorch: peer } };
-    console.log(JSON.stringify(res));
-    rows.push(`| ${b} | ${res.tessera_tokens_per_s.toFixed(1)} | ${res.pytorch_tokens_per_s.toFixed(1)} | ${res.ratio.toFixed(2)}× |`);
+    const r = compare({ batch: Number(b) }, ['bench', 'decode', ...flags, '--json'], 'bench/pytorch_decode.py', flags);
+    rows.push(`| ${b} | ${fmt(r.tessera_tokens_per_s, 1)} | ${fmt(r.pytorch_tokens_per_s, 1)} | ${fmt(r.ratio, 2)}× | ${fmt(r.pytorch_tuned_malloc_tokens_per_s, 1)} | ${fmt(r.ratio_vs_tuned_malloc, 2)}× |`);
   }
-  console.log('\n| batch | tessera tok/s | PyTorch tok/s | ratio |\n|---|---|---|---|\n' + rows.join('\n'));
+  console.log('\n| batch | tessera tok/s | PyTorch tok/s | ratio | PyTorch, tessera\'s malloc | ratio |\n|---|---|---|---|---|---|\n' + rows.join('\n'));
 } else {
   throw new Error(`unknown mode '${mode}' (train | decode)`);
 }

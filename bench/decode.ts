@@ -42,6 +42,7 @@ export async function benchDecode(o: BenchDecodeOptions) {
     tokens: o.tokens,
     params: model.parameterCount(),
     tokens_per_s: generated / secs,
+    glibc_tunables: process.env.GLIBC_TUNABLES ?? null,
     ms_per_token: (secs * 1000) / o.tokens,
     compile_ms: Math.round(compileMs),
   };

@@ -18,7 +18,7 @@ export async function benchMatmul(sizes: number[], repeats: number) {
     }
     times.sort((x, y) => x - y);
     const ms = times[times.length >> 1]!;
-    out.push({ engine: 'tessera-ort', n, gflops: (2 * n ** 3) / (ms / 1000) / 1e9, ms });
+    out.push({ engine: 'tessera-ort', n, gflops: (2 * n ** 3) / (ms / 1000) / 1e9, ms, glibc_tunables: process.env.GLIBC_TUNABLES ?? null });
     await f.program.release();
   }
   return out;

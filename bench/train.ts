@@ -82,6 +82,7 @@ export async function benchTrain(o: BenchTrainOptions) {
     steps: o.steps,
     steps_per_run: K,
     threads: o.threads ?? availableParallelism(),
+    glibc_tunables: process.env.GLIBC_TUNABLES ?? null,
     params: model.parameterCount(),
     tokens_per_s: (B * Tn) / (ms / 1000),
     ms_per_step: ms,

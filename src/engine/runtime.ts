@@ -19,6 +19,27 @@ export interface RuntimeOptions {
   optimizedModelPath?: string;
   /** Write ORT's per-node profile (chrome trace JSON) with this file prefix. */
   profilePrefix?: string;
+  /**
+   * Extra ONNX Runtime session config entries (`session.…` keys of onnxruntime_session_options_config_keys.h), e.g.
+   * `{ 'session.intra_op.allow_spinning': '0' }`. Also read from TESSERA_ORT_CONFIG as JSON.
+   */
+  sessionConfig?: Record<string, string>;
+}
+
+function envSessionConfig(): Record<string, string> {
+  const raw = process.env.TESSERA_ORT_CONFIG;
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new Error(`TESSERA_ORT_CONFIG is not valid JSON (${(err as Error).message}); expected e.g. {"session.intra_op.allow_spinning":"0"}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('TESSERA_ORT_CONFIG must be a JSON object of string values');
+  for (const [k, v] of Object.entries(parsed)) {
+    if (typeof v !== 'string') throw new Error(`TESSERA_ORT_CONFIG['${k}'] must be a string, got ${JSON.stringify(v)}`);
+  }
+  return parsed as Record<string, string>;
 }
 
 export interface ValueSpec {
@@ -144,6 +165,8 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
     executionMode: 'sequential',
   };
   if (opts.optimizedModelPath) so.optimizedModelFilePath = opts.optimizedModelPath;
+  const config = { ...envSessionConfig(), ...opts.sessionConfig };
+  if (Object.keys(config).length > 0) so.extra = nest(config);
   const profile = opts.profilePrefix ?? process.env.TESSERA_PROFILE;
   if (profile) {
     so.enableProfiling = true;
@@ -154,4 +177,16 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
   } catch (err) {
     throw new Error(`ONNX Runtime rejected the compiled graph (${provider}): ${(err as Error).message}`);
   }
+}
+
+/** onnxruntime-node takes config entries as a nested object ({session: {intra_op: {allow_spinning: '0'}}}). */
+function nest(flat: Record<string, string>): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(flat)) {
+    const parts = key.split('.');
+    let node = root;
+    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+    node[parts[parts.length - 1]!] = value;
+  }
+  return root;
 }

@@ -122,6 +122,26 @@ describe('jit and runtime', () => {
     assert.equal(r.y!.data, buf);
     close(buf, [3, 6, 9]);
   });
+  it('session config entries reach ONNX Runtime (option or TESSERA_ORT_CONFIG)', async () => {
+    const fn = (x: T.Tensor) => T.tanh(x);
+    const spec = [{ shape: [2] }];
+    // an affinity string ORT parses when it builds the session's thread pool: a bad one is refused, a good one runs
+    await assert.rejects(T.compile(fn, spec, { sessionConfig: { 'session.intra_op_thread_affinities': 'bogus' } }), /ONNX Runtime rejected .*Processor id must consist of only digits/s);
+    const f = await T.compile(fn, spec, { threads: 2, sessionConfig: { 'session.intra_op_thread_affinities': '1' } });
+    close(await f(Float32Array.of(0.5, 1)), [Math.tanh(0.5), Math.tanh(1)]);
+    const saved = process.env.TESSERA_ORT_CONFIG;
+    try {
+      process.env.TESSERA_ORT_CONFIG = '{"session.intra_op_thread_affinities":"bogus"}';
+      await assert.rejects(T.compile(fn, spec), /Processor id must consist of only digits/);
+      process.env.TESSERA_ORT_CONFIG = '{not json';
+      await assert.rejects(T.compile(fn, spec), /TESSERA_ORT_CONFIG is not valid JSON/);
+      process.env.TESSERA_ORT_CONFIG = '{"session.disable_prepacking":1}';
+      await assert.rejects(T.compile(fn, spec), /TESSERA_ORT_CONFIG\['session.disable_prepacking'\] must be a string/);
+    } finally {
+      if (saved === undefined) delete process.env.TESSERA_ORT_CONFIG;
+      else process.env.TESSERA_ORT_CONFIG = saved;
+    }
+  });
 });
 
 describe('seeded random numbers', () => {
