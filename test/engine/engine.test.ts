@@ -128,7 +128,7 @@ describe('jit and runtime', () => {
     // an affinity string ORT parses when it builds the session's thread pool: a bad one is refused, a good one runs
     await assert.rejects(T.compile(fn, spec, { sessionConfig: { 'session.intra_op_thread_affinities': 'bogus' } }), /ONNX Runtime rejected .*Processor id must consist of only digits/s);
     const f = await T.compile(fn, spec, { threads: 2, sessionConfig: { 'session.intra_op_thread_affinities': '1' } });
-    close(await f(Float32Array.of(0.5, 1)), [Math.tanh(0.5), Math.tanh(1)]);
+    close((await f(Float32Array.of(0.5, 1))) as Float32Array, [Math.tanh(0.5), Math.tanh(1)]);
     const saved = process.env.TESSERA_ORT_CONFIG;
     try {
       process.env.TESSERA_ORT_CONFIG = '{"session.intra_op_thread_affinities":"bogus"}';
