@@ -7,15 +7,9 @@
 // context is replaced by the end-of-text token. Rolling log-likelihood scores a whole text conditioned on the
 // end-of-text token only (overlapping windows for texts longer than the context).
 
-import { Program } from '../engine/runtime.js';
-import { input } from '../engine/ops/core.js';
-import { paramInputs, weightFeeds } from './weights.js';
-import * as T from '../engine/index.js';
-import { withBound } from '../nn/module.js';
-import { EVAL } from '../nn/layers.js';
 import type { ByteTokenizer, Tokenizer } from '../tokenizer/index.js';
 import { loadModel } from './checkpoint.js';
-import { Generator, topKIndices, type TopLogprob } from './generate.js';
+import { Generator, type TopLogprob } from './generate.js';
 import type { GPT } from './model.js';
 import { Scorer } from './score.js';
 
@@ -163,7 +157,6 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
   readonly maxBatch: number;
   private readonly scorer: Scorer;
   private readonly generators = new Map<number, Generator>();
-  private readonly lsmPrograms = new Map<number, Promise<Program>>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -261,8 +254,7 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
     return this.exclusive(async () => {
       if (signal?.aborted) throw new Error('aborted');
       if (ids.length === 0) return { logprobs: [], greedy: [], ...(topK > 0 ? { top: [] } : {}) };
-      if (topK <= 0) return this.scorer.tokenLogprobs(ids);
-      return this.scoreWithTop(ids, topK);
+      return this.scorer.tokenLogprobs(ids, Math.max(0, Math.min(topK, this.model.config.vocabSize)));
     });
   }
 
@@ -331,62 +323,12 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
     return g;
   }
 
-  /** A scoring graph returning the full log-softmax (1, T, V), for top-k alternatives on the host. */
-  private lsmProgram(Tn: number): Promise<Program> {
-    let p = this.lsmPrograms.get(Tn);
-    if (!p) {
-      const model = this.model;
-      const { named, inputs: pT } = paramInputs(model);
-      const idx = input('idx', [1, Tn], 'int64');
-      const outputs = withBound(named, pT, () => ({ lsm: T.logSoftmax(model.forward(idx, EVAL), -1) }));
-      p = Program.create({ inputs: [...pT.values(), idx], outputs, name: `tessera_score_top_T${Tn}` });
-      this.lsmPrograms.set(Tn, p);
-    }
-    return p;
-  }
-
-  /** Same windows as Scorer.tokenLogprobs (every token sees at least half a context), plus top-k per position. */
-  private async scoreWithTop(ids: number[], k: number): Promise<TokenScores> {
-    const S = this.model.config.blockSize;
-    const V = this.model.config.vocabSize;
-    const logprobs: (number | null)[] = [null];
-    const greedy: (boolean | null)[] = [null];
-    const top: (TopLogprob[] | null)[] = [null];
-    let next = 1;
-    while (next < ids.length) {
-      const start = next <= S ? 0 : next - Math.floor(S / 2);
-      const seg = ids.slice(start, Math.min(ids.length, start + S + 1));
-      const L = seg.length - 1;
-      const Tn = Math.min(S, 2 ** Math.ceil(Math.log2(Math.max(1, L))));
-      const idx = new BigInt64Array(Tn);
-      for (let t = 0; t < L; t++) idx[t] = BigInt(seg[t]!);
-      const feeds: Record<string, T.TypedArray> = { idx };
-      weightFeeds(this.model, false, feeds);
-      const out = await (await this.lsmProgram(Tn)).run(feeds);
-      const lsm = out.lsm!.data as Float32Array;
-      let took = 0;
-      for (let t = next - start - 1; t < L && next + took < ids.length; t++, took++) {
-        const row = lsm.subarray(t * V, (t + 1) * V);
-        const lp = row[seg[t + 1]!]!;
-        const best = topKIndices(row, k);
-        logprobs.push(lp);
-        greedy.push(lp >= row[best[0]!]! - 1e-6);
-        top.push(best.map((id) => ({ id, logprob: row[id]! })));
-      }
-      if (took === 0) throw new Error('internal error: scoring window made no progress');
-      next += took;
-    }
-    return { logprobs, greedy, top };
-  }
-
   async close(): Promise<void> {
     await this.exclusive(async () => {
       this.closed = true;
       await this.scorer.release();
       for (const g of this.generators.values()) await g.release();
       this.generators.clear();
-      for (const p of this.lsmPrograms.values()) await (await p).release();
-      this.lsmPrograms.clear();
     }).catch(() => undefined);
   }
 }

@@ -51,6 +51,19 @@ describe('compiled forward values', () => {
     close(r.ln as Float32Array, [...lnRow(0), ...lnRow(1)], 1e-4);
   });
 
+  it('topK returns the k largest values sorted, with their indices, along any axis', async () => {
+    const f = await T.compile((x) => {
+      const last = T.topK(x, 2);
+      const first = T.topK(x, 1, 0);
+      return { v: last.values, i: last.indices, v0: first.values, i0: first.indices };
+    }, [{ name: 'x', shape: [2, 4] }]);
+    const r = await f(Float32Array.of(0.5, -1, 3, 2, 7, 1, 1.5, -2));
+    close(r.v as Float32Array, [3, 2, 7, 1.5]);
+    assert.deepEqual([...(r.i as BigInt64Array)], [2n, 3n, 0n, 2n]);
+    close(r.v0 as Float32Array, [7, 1, 3, 2]);
+    assert.deepEqual([...(r.i0 as BigInt64Array)], [1n, 1n, 0n, 0n]);
+    assert.throws(() => T.topK(T.input('x', [2, 4]), 5), /\[topK\] k must be an integer in \[1, 4\]/);
+  });
   it('conv2d matches a direct loop', async () => {
     const f = await T.compile((x, w) => T.conv2d(x, w, undefined, { stride: 2, padding: 1 }), [{ shape: [1, 2, 5, 5] }, { shape: [3, 2, 3, 3] }]);
     const x = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i));

@@ -9,6 +9,7 @@ import { GPT } from '../../src/lm/model.js';
 import { Generator } from '../../src/lm/generate.js';
 import { withBound, EVAL } from '../../src/nn/index.js';
 import { argmax } from '../../src/lm/sampling.js';
+import { Scorer } from '../../src/lm/score.js';
 
 async function greedyByRecompute(model: GPT, prompt: number[], n: number): Promise<number[]> {
   const named = model.nameParameters();
@@ -74,5 +75,55 @@ describe('KV-cache generation', () => {
     const c = await gen.generate([[1, 2]], { ...o, seed: 43 });
     assert.notDeepEqual(c.tokens[0], a.tokens[0]);
     await gen.release();
+  });
+});
+
+describe('Scorer', () => {
+  it('tokenLogprobs: logprobs, greedy flags and top-k match the full log-softmax, across sliding windows', async () => {
+    const cfg = resolveConfig(undefined, { vocabSize: 40, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16 });
+    const model = new GPT(cfg).initialize(5);
+    for (const p of model.parameters()) if (p.shape.length === 2) p.data = p.data.map((v) => v * 6);
+    const ids = Array.from({ length: 19 }, (_, i) => (i * 7 + 3) % 40); // longer than the context: 3 windows
+    const scorer = new Scorer(model);
+    const k = 4;
+    const r = await scorer.tokenLogprobs(ids, k);
+    const plain = await scorer.tokenLogprobs(ids);
+    assert.equal(plain.top, undefined);
+    assert.deepEqual(plain.logprobs, r.logprobs);
+    // host reference: the same windows (every token sees at least half a context), full log-softmax per window
+    const named = model.nameParameters();
+    const names = [...named.keys()];
+    const S = cfg.blockSize;
+    const V = cfg.vocabSize;
+    let next = 1;
+    while (next < ids.length) {
+      const start = next <= S ? 0 : next - Math.floor(S / 2);
+      const seg = ids.slice(start, Math.min(ids.length, start + S));
+      const f = await T.compile((...xs: T.Tensor[]) => withBound(named, new Map(names.map((nm, j) => [nm, xs[j]!])), () => T.logSoftmax(model.forward(xs[names.length]!, EVAL), -1)), [
+        ...names.map((nm) => ({ shape: named.get(nm)!.shape })),
+        { shape: [1, seg.length], dtype: 'int64' as const },
+      ]);
+      const lsm = (await f(...names.map((nm) => named.get(nm)!.data), BigInt64Array.from(seg.map(BigInt)))) as Float32Array;
+      await f.program.release();
+      let took = 0;
+      for (let t = next - start - 1; t < seg.length && next + took < ids.length; t++, took++) {
+        const i = next + took;
+        const row = Array.from(lsm.subarray(t * V, (t + 1) * V));
+        const want = row[ids[i]!]!;
+        assert.ok(Math.abs(r.logprobs[i]! - want) < 1e-4, `token ${i}: ${r.logprobs[i]} vs ${want}`);
+        const order = row.map((v, id) => ({ id, v })).sort((a, b) => b.v - a.v);
+        assert.equal(r.greedy[i], order[0]!.id === ids[i] || Math.abs(order[0]!.v - want) < 1e-6, `greedy ${i}`);
+        const top = r.top![i]!;
+        assert.equal(top.length, k);
+        top.forEach((a, j) => {
+          assert.ok(Math.abs(a.logprob - order[j]!.v) < 1e-4, `top ${j} at ${i}: ${a.logprob} vs ${order[j]!.v}`);
+          assert.ok(Math.abs(row[a.id]! - a.logprob) < 1e-4, `top ${j} id at ${i}`);
+        });
+      }
+      next += took;
+    }
+    assert.equal(r.top![0], null);
+    await assert.rejects(scorer.tokenLogprobs(ids, V + 1), /topK must be an integer in \[0, 40\]/);
+    await scorer.release();
   });
 });

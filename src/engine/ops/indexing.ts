@@ -1,7 +1,7 @@
-// Indexing ops: gather (embedding lookup) with a scatter-add gradient, take-along-axis, one-hot, scatter-add, iota.
+// Indexing ops: gather (embedding lookup) with a scatter-add gradient, take-along-axis, one-hot, scatter-add, iota, top-k.
 
-import { isInteger, type DType } from '../dtype.js';
-import { apply1, defineOp, fail, fmtShape, Tensor } from '../tensor.js';
+import { isFloat, isInteger, type DType } from '../dtype.js';
+import { apply, apply1, defineOp, fail, fmtShape, Tensor } from '../tensor.js';
 import { normAxis } from './broadcast.js';
 import { cast } from './core.js';
 import { reshape, zeros } from './shape.js';
@@ -141,4 +141,32 @@ export function arange(n: number, dtype: 'int64' | 'int32' | 'float32' = 'int64'
 export function toIndex(x: Tensor): Tensor {
   if (!isInteger(x.dtype)) fail('toIndex', `needs an integer tensor, got ${x.dtype}`);
   return cast(x, 'int64');
+}
+
+export const topKOp = defineOp<{ k: number; axis: number }>({
+  name: 'topK',
+  infer: ([x], a) => {
+    if (!isFloat(x!.dtype)) fail('topK', `needs a float tensor, got ${x!.dtype}`);
+    const n = x!.shape[a.axis]!;
+    if (!Number.isInteger(a.k) || a.k < 1 || a.k > n) fail('topK', `k must be an integer in [1, ${n}] for axis ${a.axis} of ${fmtShape(x!.shape)}, got ${a.k}`);
+    const shape = x!.shape.map((d, i) => (i === a.axis ? a.k : d));
+    return [
+      { shape, dtype: x!.dtype },
+      { shape, dtype: 'int64' },
+    ];
+  },
+  emit: (e, [x], [values, indices], a) =>
+    e.node('TopK', [x!, e.i64([a.k], [1])], [values!, indices!], {
+      axis: { kind: 'int', value: a.axis },
+      largest: { kind: 'int', value: 1 },
+      sorted: { kind: 'int', value: 1 },
+    }),
+  // Each selected value's cotangent goes back to the position it was taken from.
+  vjp: ({ inputs: [x], outputs: [, indices], grads: [g], attrs }) => [g ? scatterAddAlongAxis(zeros(x!.shape, x!.dtype), indices!, g, attrs.axis) : null],
+});
+
+/** The k largest values along an axis, sorted descending, and their int64 indices (torch.topk). */
+export function topK(x: Tensor, k: number, axis = -1): { values: Tensor; indices: Tensor } {
+  const [values, indices] = apply(topKOp, [x], { k, axis: normAxis('topK', axis, x.rank) });
+  return { values: values!, indices: indices! };
 }
