@@ -6,7 +6,8 @@ import { topoSort } from './graph.js';
 import { broadcastAxes, sameShape } from './ops/broadcast.js';
 import { add } from './ops/elementwise.js';
 import { sum } from './ops/reduce.js';
-import { reshape, zerosLike, expand } from './ops/shape.js';
+import { reshape, zerosLike, expand, isKnownZeros } from './ops/shape.js';
+import { scatterAddRows, scatterAddRowsOp } from './ops/indexing.js';
 import { scalar } from './ops/core.js';
 import { OpError, fmtShape, type Tensor } from './tensor.js';
 
@@ -25,6 +26,20 @@ export function unbroadcast(g: Tensor, shape: readonly number[], op = 'grad'): T
 }
 
 /**
+ * a + b for two cotangents of the same tensor. When one is an embedding-style gradient — rows scattered onto zeros —
+ * the rows are scattered straight into the other instead (a tied embedding/output head: one full pass less over the
+ * table, and no zero-filled table).
+ */
+function addCotangents(a: Tensor, b: Tensor): Tensor {
+  const fold = (s: Tensor, other: Tensor): Tensor | undefined => {
+    if (s.node.op !== scatterAddRowsOp || !isKnownZeros(s.node.inputs[0]!)) return undefined;
+    if (!sameShape(s.shape, other.shape) || s.dtype !== other.dtype) return undefined;
+    return scatterAddRows(other, s.node.inputs[1]!, s.node.inputs[2]!);
+  };
+  return fold(b, a) ?? fold(a, b) ?? add(a, b);
+}
+
+/**
  * Gradients of scalar (or seeded) `y` with respect to each of `xs`. Parameters the loss does not reach get zeros.
  * `seed` is the cotangent of `y` (default: ones, so y should usually be a scalar).
  */
@@ -40,7 +55,7 @@ export function grad(y: Tensor, xs: readonly Tensor[], seed?: Tensor): Tensor[] 
   const cot = new Map<number, Tensor>();
   const accumulate = (t: Tensor, g: Tensor) => {
     const prev = cot.get(t.id);
-    cot.set(t.id, prev ? add(prev, g) : g);
+    cot.set(t.id, prev ? addCotangents(prev, g) : g);
   };
   accumulate(y, seed ?? expand(scalar(1, y.dtype), y.shape));
   for (let i = order.length - 1; i >= 0; i--) {

@@ -8,6 +8,7 @@ export * from './ops/shape.js';
 export * from './ops/reduce.js';
 export * from './ops/matmul.js';
 export { grad, valueAndGrad, unbroadcast } from './autodiff.js';
+export { topoSort } from './graph.js';
 export { compile, jit, type InputSpec, type Compiled } from './compile.js';
 export { Program, createSession, type RuntimeOptions } from './runtime.js';
 export { emitOnnx, lowerGraph, type GraphSpec } from './emitter.js';

@@ -107,6 +107,25 @@ describe('autodiff', () => {
     close(gb!, [5, 7, 9]);
     close(ga!, [1, 1, 2, 1, 1, 2]);
   });
+  it('a tied table\'s two cotangents are one scatter into the dense gradient, not zeros + scatter + add', async () => {
+    const w = T.input('w', [6, 3]);
+    const i = T.input('i', [4], 'int64');
+    const loss = T.sum(T.matmulNT(T.gather(w, i), w));
+    const [gw] = T.grad(loss, [w]);
+    const ops = T.topoSort([gw!]).map((n) => n.op.name);
+    assert.equal(ops.filter((o) => o === 'scatterAddRows').length, 1);
+    assert.ok(!T.topoSort([gw!]).some((n) => n.op.name === 'add' && n.outputs[0]!.shape.join() === '6,3'), 'no table-sized add');
+    // value check against the host: d/dw sum(w[i] @ wᵀ) = (Σ_rows w[i]) broadcast to every row + scatter of colsum(w) into rows i
+    const f = await T.compile((wt, it) => T.grad(T.sum(T.matmulNT(T.gather(wt, it), wt)), [wt])[0]!, [{ shape: [6, 3] }, { shape: [4], dtype: 'int64' }]);
+    const wv = Float32Array.from({ length: 18 }, (_, k) => Math.sin(k + 1));
+    const iv = BigInt64Array.of(0n, 2n, 2n, 5n);
+    const g = (await f(wv, iv)) as Float32Array;
+    const rowSum = [0, 1, 2].map((c) => [0, 2, 2, 5].reduce((a, r) => a + wv[r * 3 + c]!, 0));
+    const colSum = [0, 1, 2].map((c) => [0, 1, 2, 3, 4, 5].reduce((a, r) => a + wv[r * 3 + c]!, 0));
+    const want = Array.from({ length: 18 }, (_, k) => rowSum[k % 3]!);
+    for (const r of [0, 2, 2, 5]) for (let c = 0; c < 3; c++) want[r * 3 + c]! += colSum[c]!;
+    close(g, want, 1e-5);
+  });
   it('refuses to differentiate integer outputs', () => {
     assert.throws(() => T.grad(T.input('i', [2], 'int64'), []), /cannot differentiate a int64 output/);
   });

@@ -140,6 +140,8 @@ const composite: Case[] = [
     [s(2, 3, 4), s(2, 3, 4), s(2, 3, 4)],
   ],
   ['fan-out reuse', (x) => T.mul(T.add(x, T.exp(x)), T.sum(x, 0, true)), [s(3, 2)]],
+  // a tied table: embedding lookup and output head (the scatter is folded into the head's gradient)
+  ['tied embedding + head', (w, i) => T.tanh(T.matmulNT(T.gather(w, i), w)), [s(5, 3), { shape: [4], dtype: 'int64', values: [0, 3, 3, 1] }]],
 ];
 
 for (const [group, cases] of Object.entries({ unary, binary, reductions, shapeOps, linalg, nn, conv, composite })) {

@@ -255,13 +255,22 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 }
 export const broadcastTo = expand;
 
+const knownZeros = new WeakSet<Tensor>();
+
+/** Whether `t` was made by zeros()/zerosLike() (lets autodiff fold "zeros + scatter" into the other summand). */
+export function isKnownZeros(t: Tensor): boolean {
+  return knownZeros.has(t);
+}
+
 /** Zeros with the shape and dtype of `x` (a constant broadcast, no big initializer). */
 export function zerosLike(x: Tensor): Tensor {
-  return expand(scalar(0, x.dtype), x.shape);
+  return zeros(x.shape, x.dtype);
 }
 
 export function zeros(shape: readonly number[], dtype: import('../dtype.js').DType = 'float32'): Tensor {
-  return expand(scalar(0, dtype), shape);
+  const z = expand(scalar(0, dtype), shape);
+  knownZeros.add(z);
+  return z;
 }
 
 export function full(shape: readonly number[], value: number, dtype: import('../dtype.js').DType = 'float32'): Tensor {
