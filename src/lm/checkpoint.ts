@@ -28,7 +28,15 @@ export interface HfGpt2Config {
   tie_word_embeddings: boolean;
   bos_token_id?: number;
   eos_token_id?: number;
-  tessera?: { attention: GptConfig['attention']; bandWidth: number; bias: boolean; tokenizer?: string };
+  tessera?: {
+    attention: GptConfig['attention'];
+    bandWidth: number;
+    bias: boolean;
+    tokenizer?: string;
+    patterns?: GptConfig['patterns'];
+    imageGrid?: GptConfig['imageGrid'];
+    vocabRanges?: GptConfig['vocabRanges'];
+  };
 }
 
 export function toHfConfig(c: GptConfig, tok?: ByteTokenizer): HfGpt2Config {
@@ -49,7 +57,15 @@ export function toHfConfig(c: GptConfig, tok?: ByteTokenizer): HfGpt2Config {
     attn_pdrop: c.dropout,
     tie_word_embeddings: c.tiedEmbeddings,
     ...(tok?.eotId !== undefined ? { bos_token_id: tok.eotId, eos_token_id: tok.eotId } : {}),
-    tessera: { attention: c.attention, bandWidth: c.bandWidth, bias: c.bias, tokenizer: tok?.id },
+    tessera: {
+      attention: c.attention,
+      bandWidth: c.bandWidth,
+      bias: c.bias,
+      tokenizer: tok?.id,
+      ...(c.patterns ? { patterns: c.patterns } : {}),
+      ...(c.imageGrid ? { imageGrid: c.imageGrid } : {}),
+      ...(c.vocabRanges ? { vocabRanges: c.vocabRanges } : {}),
+    },
   };
 }
 
@@ -79,6 +95,9 @@ export function fromHfConfig(j: unknown, path: string): GptConfig {
     tiedEmbeddings: o.tie_word_embeddings === undefined ? true : Boolean(o.tie_word_embeddings),
     attention: (t.attention as GptConfig['attention']) ?? 'dense',
     bandWidth: typeof t.bandWidth === 'number' ? t.bandWidth : DEFAULT_CONFIG.bandWidth,
+    ...(t.patterns !== undefined ? { patterns: t.patterns as GptConfig['patterns'] } : {}),
+    ...(t.imageGrid !== undefined ? { imageGrid: t.imageGrid as GptConfig['imageGrid'] } : {}),
+    ...(t.vocabRanges !== undefined ? { vocabRanges: t.vocabRanges as GptConfig['vocabRanges'] } : {}),
   };
   validateConfig(cfg);
   return cfg;

@@ -1,5 +1,8 @@
 // GPT model configuration and presets: the eight GPT-3 sizes of the paper's Table 2.1 and small CPU presets.
 
+import { validatePattern, type AttentionPattern, type ImageGrid } from '../nn/attention-pattern.js';
+import type { VocabRange } from '../nn/transformer.js';
+
 export interface GptConfig {
   vocabSize: number;
   blockSize: number;
@@ -16,6 +19,12 @@ export interface GptConfig {
   /** Band width (keys visible to each query, including itself) of the banded layers. */
   bandWidth: number;
   layerNormEps: number;
+  /** Explicit attention pattern per layer (overrides `attention`/`bandWidth`), e.g. DALL·E's row/column/conv schedule. */
+  patterns?: AttentionPattern[];
+  /** Image grid after a text prefix: image positions get row and column embeddings (`wre`, `wce`). */
+  imageGrid?: ImageGrid;
+  /** Named id ranges in one stream (text ids, then image ids). */
+  vocabRanges?: VocabRange[];
 }
 
 export const DEFAULT_CONFIG: GptConfig = {
@@ -78,6 +87,11 @@ export function validateConfig(c: GptConfig): void {
   if (c.nEmbd % c.nHead !== 0) throw new Error(`config.nEmbd (${c.nEmbd}) must be divisible by nHead (${c.nHead})`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`config.dropout must be in [0, 1), got ${c.dropout}`);
   if (c.attention !== 'dense' && c.attention !== 'sparse') throw new Error(`config.attention must be 'dense' or 'sparse', got '${c.attention}'`);
+  if (c.patterns !== undefined) {
+    if (!Array.isArray(c.patterns) || c.patterns.length !== c.nLayer) throw new Error(`config.patterns must list one attention pattern per layer (${c.nLayer})`);
+    c.patterns.forEach((p, i) => validatePattern(p, c.blockSize, `config.patterns[${i}]`));
+  }
+  if (c.imageGrid !== undefined) validatePattern({ kind: 'row', grid: c.imageGrid }, c.blockSize, 'config.imageGrid');
 }
 
 /** Parameter count of a GPT (tied embeddings counted once), computed from the shapes. */
@@ -86,7 +100,7 @@ export function countParams(c: GptConfig): number {
   const b = c.bias ? 1 : 0;
   const ln = C + b * C;
   const block = 2 * ln + (C * 3 * C + b * 3 * C) + (C * C + b * C) + (C * 4 * C + b * 4 * C) + (4 * C * C + b * C);
-  const emb = c.vocabSize * C + c.blockSize * C;
+  const emb = c.vocabSize * C + c.blockSize * C + (c.imageGrid ? (c.imageGrid.height + c.imageGrid.width) * C : 0);
   const head = c.tiedEmbeddings ? 0 : c.vocabSize * C;
   return emb + c.nLayer * block + ln + head;
 }
