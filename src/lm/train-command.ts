@@ -1,14 +1,13 @@
 // CLI action for `lm train`: resolve corpus, tokenizer and model config (or everything from a checkpoint with
 // --resume), run the trainer, and print a JSON summary as the last line with --json.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCorpusDocuments } from '../data/corpus-source.js';
 import { splitTokens, tokenizeCorpus, type Document } from '../data/tokens.js';
 import { loadTokenizer, trainCharTokenizer, type ByteTokenizer } from '../tokenizer/index.js';
 import { loadModel } from './checkpoint.js';
 import { resolveConfig, type GptConfig } from './config.js';
-import { recoverCheckpointDir, trainLm, type TrainOptions } from './train.js';
+import { readLmTrainMeta, recoverCheckpointDir, trainLm, type TrainOptions } from './train.js';
 
 export async function runTrainCommand(o: Record<string, any>): Promise<void> {
   const resume = o.resume as string | undefined;
@@ -23,13 +22,13 @@ export async function runTrainCommand(o: Record<string, any>): Promise<void> {
     out = resume;
     const ck = recoverCheckpointDir(resume);
     if (!ck) throw new Error(`--resume ${resume}: no checkpoint found (expected ${join(resume, 'checkpoint', 'trainer_state.json')})`);
-    const state = JSON.parse(readFileSync(join(ck, 'trainer_state.json'), 'utf8'));
+    const state = readLmTrainMeta(ck);
     const loaded = loadModel(ck);
     if (!loaded.tokenizer) throw new Error(`${ck}: checkpoint has no tokenizer files`);
     tok = loaded.tokenizer;
     cfg = loaded.config; // dropout comes back from config.json (resid_pdrop)
     corpus = state.corpus;
-    opts = { trainFraction: 0.9, ...state.options, out, progress: o.progress !== false };
+    opts = { ...state.options, trainFraction: state.options.trainFraction ?? 0.9, out, progress: o.progress !== false };
   } else {
     if (!o.corpus) throw new Error('give --corpus NAME|PATH');
     corpus = o.corpus;
