@@ -8,10 +8,11 @@
 // end-of-text token only (overlapping windows for texts longer than the context).
 
 import type { ByteTokenizer, Tokenizer } from '../tokenizer/index.js';
+import { BatchScorer } from '../runtime/batch-scorer.js';
+import { CachedStepRunner } from '../runtime/cached-step.js';
 import { loadModel } from './checkpoint.js';
 import { Generator, type TopLogprob } from './generate.js';
 import type { GPT } from './model.js';
-import { Scorer } from './score.js';
 
 export type { TopLogprob } from './generate.js';
 
@@ -21,10 +22,12 @@ export interface LoglikelihoodRequest {
 }
 
 export interface LoglikelihoodResult {
-  /** Sum of log p(continuation token | everything before it), natural log. */
+  /** Sum of log p(continuation token | everything before it), natural log (NaN when `error` is set). */
   logprob: number;
   /** Whether every continuation token is the model's argmax prediction. */
   isGreedy: boolean;
+  /** Why this request could not be scored (the other requests of the call still are). */
+  error?: string;
 }
 
 export interface RollingResult {
@@ -145,8 +148,10 @@ export interface TokenLevelModel {
 export interface LocalModelOptions {
   /** Model id (default 'tessera'). */
   name?: string;
-  /** Largest decoding batch (rows decoded together); bigger requests run in chunks. Default 8. */
+  /** Rows decoded together; bigger requests run with continuous batching. Default 8. */
   maxBatch?: number;
+  /** Rows scored together by loglikelihood / rolling / scoreTokens. Default 16. */
+  scoreBatch?: number;
 }
 
 const randomSeed = () => Math.floor(Math.random() * 2 ** 32);
@@ -155,8 +160,9 @@ const randomSeed = () => Math.floor(Math.random() * 2 ** 32);
 export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
   readonly name: string;
   readonly maxBatch: number;
-  private readonly scorer: Scorer;
-  private readonly generators = new Map<number, Generator>();
+  private readonly runner: CachedStepRunner;
+  private readonly scorer: BatchScorer;
+  private readonly generator: Generator;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -172,7 +178,10 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
     const mb = opts.maxBatch ?? 8;
     if (!Number.isInteger(mb) || mb < 1) throw new Error(`maxBatch must be a positive integer, got ${mb}`);
     this.maxBatch = mb;
-    this.scorer = new Scorer(model);
+    // one runner: scoring and decoding share its compiled programs
+    this.runner = new CachedStepRunner(model);
+    this.scorer = new BatchScorer(this.runner, { batch: opts.scoreBatch ?? 16 });
+    this.generator = new Generator(model, mb, tokenizer, this.runner);
   }
 
   /** Load a model directory (see loadModel); the directory must carry a tokenizer, or pass one. */
@@ -210,36 +219,39 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
   }
 
   async loglikelihood(reqs: LoglikelihoodRequest[]): Promise<LoglikelihoodResult[]> {
-    const out: LoglikelihoodResult[] = [];
-    for (const r of reqs) {
-      const pair = encodePair(this.tokenizer, r.context, r.continuation);
-      const s = await this.exclusive(() => this.scorer.continuation(pair.context, pair.continuation));
-      out.push({ logprob: s.logprob, isGreedy: s.isGreedy });
-    }
-    return out;
+    const pairs: { context: number[]; continuation: number[] }[] = [];
+    const errors = new Map<number, string>();
+    reqs.forEach((r, i) => {
+      try {
+        pairs.push(encodePair(this.tokenizer, r.context, r.continuation));
+      } catch (err) {
+        errors.set(i, `request ${i}: ${(err as Error).message}`);
+        pairs.push({ context: [], continuation: [] });
+      }
+    });
+    const scored = await this.exclusive(() => this.scorer.loglikelihood(pairs));
+    return scored.map((s, i) => {
+      const e = errors.get(i) ?? (s instanceof Error ? s.message : undefined);
+      if (e !== undefined || s instanceof Error) return { logprob: NaN, isGreedy: false, error: e };
+      return { logprob: s.logprob, isGreedy: s.isGreedy };
+    });
   }
 
   async loglikelihoodRolling(texts: string[]): Promise<RollingResult[]> {
-    const out: RollingResult[] = [];
-    for (const text of texts) {
+    const eot = this.tokenizer.eotId;
+    const seqs = texts.map((text) => {
       const ids = this.tokenizer.encode(text);
-      const eot = this.tokenizer.eotId;
-      const full = eot !== undefined ? [eot, ...ids] : ids;
-      if (full.length < 2) {
-        out.push({ logprob: 0, tokens: 0 });
-        continue;
-      }
-      const { logprobs } = await this.exclusive(() => this.scorer.tokenLogprobs(full));
-      out.push({ logprob: logprobs.reduce<number>((a, b) => a + (b ?? 0), 0), tokens: full.length - 1 });
-    }
-    return out;
+      return eot !== undefined ? [eot, ...ids] : ids;
+    });
+    const r = await this.exclusive(() => this.scorer.rolling(seqs));
+    return r.map((x) => ({ logprob: x.logprob, tokens: x.tokens }));
   }
 
   async score(text: string): Promise<ScoreResult> {
     const ids = this.tokenizer.encode(text);
     if (ids.length === 0) return { tokens: [], logprobs: [] };
-    const { logprobs } = await this.exclusive(() => this.scorer.tokenLogprobs(ids));
-    return { tokens: ids, logprobs };
+    const [r] = await this.exclusive(() => this.scorer.tokenLogprobs([ids]));
+    return { tokens: ids, logprobs: r!.logprobs };
   }
 
   async generate(prompts: string[], opts: GenerateRequestOptions): Promise<Completion[][]> {
@@ -254,7 +266,7 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
     return this.exclusive(async () => {
       if (signal?.aborted) throw new Error('aborted');
       if (ids.length === 0) return { logprobs: [], greedy: [], ...(topK > 0 ? { top: [] } : {}) };
-      return this.scorer.tokenLogprobs(ids, Math.max(0, Math.min(topK, this.model.config.vocabSize)));
+      return (await this.scorer.tokenLogprobs([ids], Math.max(0, Math.min(topK, this.model.config.vocabSize))))[0]!;
     });
   }
 
@@ -277,58 +289,37 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
       };
     }
     return this.exclusive(async () => {
-      const seed = o.seed ?? randomSeed();
       const warnings = new Set<string>();
-      const rows: TokenGeneration[] = [];
       const greedy = o.temperature === 0 && !o.temperatureSchedule;
-      for (let start = 0, chunk = 0; start < all.length; start += this.maxBatch, chunk++) {
-        if (o.signal?.aborted) throw new Error('aborted');
-        const part = all.slice(start, start + this.maxBatch);
-        const gen = this.generator(part.length);
-        const r = await gen.generate(part, {
-          maxTokens: o.maxTokens,
-          greedy,
-          temperature: o.temperature,
-          temperatureSchedule: o.temperatureSchedule,
-          topK: o.topK && o.topK > 0 ? o.topK : undefined,
-          topP: o.topP,
-          stop: o.stop,
-          seed: (seed + chunk) >>> 0,
-          logprobs: o.logprobs,
-          signal: o.signal,
-          onText: o.onText ? (row, text) => o.onText!(start + row, text) : undefined,
-          warn: (m) => warnings.add(m),
-        });
-        part.forEach((_, b) =>
-          rows.push({
-            tokens: r.tokens[b]!,
-            text: r.texts[b]!,
-            finishReason: r.finish[b]!,
-            ...(r.tokenLogprobs ? { tokenLogprobs: r.tokenLogprobs[b]!, topLogprobs: r.topLogprobs![b]! } : {}),
-          }),
-        );
-      }
+      const r = await this.generator.generate(all, {
+        maxTokens: o.maxTokens,
+        greedy,
+        temperature: o.temperature,
+        temperatureSchedule: o.temperatureSchedule,
+        topK: o.topK && o.topK > 0 ? o.topK : undefined,
+        topP: o.topP,
+        stop: o.stop,
+        seed: o.seed ?? randomSeed(),
+        logprobs: o.logprobs,
+        signal: o.signal,
+        onText: o.onText,
+        warn: (m) => warnings.add(m),
+      });
+      if (o.signal?.aborted) throw new Error('aborted');
+      const rows: TokenGeneration[] = all.map((_, b) => ({
+        tokens: r.tokens[b]!,
+        text: r.texts[b]!,
+        finishReason: r.finish[b]!,
+        ...(r.tokenLogprobs ? { tokenLogprobs: r.tokenLogprobs[b]!, topLogprobs: r.topLogprobs![b]! } : {}),
+      }));
       return { rows, warnings: [...warnings] };
     });
-  }
-
-  /** One Generator per batch size (rounded up to a power of two, at most maxBatch): their programs and caches persist. */
-  private generator(rows: number): Generator {
-    const B = Math.min(this.maxBatch, 2 ** Math.ceil(Math.log2(rows)));
-    let g = this.generators.get(B);
-    if (!g) {
-      g = new Generator(this.model, B, this.tokenizer);
-      this.generators.set(B, g);
-    }
-    return g;
   }
 
   async close(): Promise<void> {
     await this.exclusive(async () => {
       this.closed = true;
-      await this.scorer.release();
-      for (const g of this.generators.values()) await g.release();
-      this.generators.clear();
+      await this.runner.release();
     }).catch(() => undefined);
   }
 }

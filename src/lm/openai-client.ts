@@ -271,12 +271,22 @@ export class OpenAICompletionsModel implements LanguageModel {
   }
 
   async loglikelihood(reqs: LoglikelihoodRequest[]): Promise<LoglikelihoodResult[]> {
-    return Promise.all(reqs.map((r) => (this.tok ? this.loglikelihoodIds(r, this.tok) : this.loglikelihoodText(r))));
+    // one bad request gets its own error; the others still get their results
+    return Promise.all(
+      reqs.map((r, i) =>
+        (r.continuation === ''
+          ? Promise.reject(new Error('the continuation is empty (nothing to score)'))
+          : this.tok
+            ? this.loglikelihoodIds(r, this.tok)
+            : this.loglikelihoodText(r)
+        ).catch((err: Error) => ({ logprob: NaN, isGreedy: false, error: `request ${i}: ${err.message}` })),
+      ),
+    );
   }
 
   private async loglikelihoodIds(r: LoglikelihoodRequest, tok: Tokenizer): Promise<LoglikelihoodResult> {
     const pair = encodePair(tok, r.context, r.continuation);
-    if (pair.continuation.length === 0) return { logprob: 0, isGreedy: true };
+    if (pair.continuation.length === 0) throw new Error('the continuation is empty (nothing to score)');
     let all = [...pair.context, ...pair.continuation];
     const ctxMax = await this.knownContext().catch(() => undefined);
     const limit = ctxMax === undefined ? undefined : ctxMax - this.maxTokensFloor;
@@ -290,7 +300,7 @@ export class OpenAICompletionsModel implements LanguageModel {
   private async loglikelihoodText(r: LoglikelihoodRequest): Promise<LoglikelihoodResult> {
     let { context, continuation } = r.context === '' ? { context: EOT_TEXT, continuation: r.continuation } : moveTrailingWhitespace(r.context, r.continuation);
     if (context === '') context = EOT_TEXT;
-    if (continuation === '') return { logprob: 0, isGreedy: true };
+    if (continuation === '') throw new Error('the continuation is empty (nothing to score)');
     const prompt = context + continuation;
     const { lp, promptTokens } = await this.echo(prompt, 1);
     const boundary = codePointLength(context);

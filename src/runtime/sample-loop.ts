@@ -1,0 +1,248 @@
+// Batched sampling with continuous batching: many jobs (a prompt and a seed each: prompts × n samples) run through
+// one cache of `batch` rows; every step feeds one token per busy row, and a row that finishes takes the next job, so
+// 10,000 samples run at full batch throughout. A job's prompt (all but its last token) is prefilled once in a 1-row
+// cache and forked into the row — consecutive jobs with the same prompt share that prefill. Each job has its own RNG
+// (seeded from the job), so a sample does not depend on which row or batch it ran in.
+//
+// Per step: logits processors (temperature, schedule, top-k, top-p, repetition penalty, allowed id range), a sampler
+// (greedy or multinomial) and per-row stopping criteria (max tokens, end-of-text, stop strings found incrementally).
+// When the processors only need the largest logits (temperature / top-k / top-p, or greedy), the graph returns the
+// top K logits and log Σ exp instead of the whole (B, V) row, which is what makes large-vocabulary sampling cheap.
+
+import { Rng } from '../nn/init.js';
+import { CachedStepRunner, type StepOutput } from './cached-step.js';
+import type { KVCache } from './kv-cache.js';
+import { buildSamplingPipeline, isGreedy, type Sampler } from './sampler.js';
+import { applyProcessors, type LogitsProcessor, type ProcessorOptions } from './logits-processors.js';
+import { RowStopper, type DecodeBytes, type FinishReason } from './stopping.js';
+
+export interface SampleJob {
+  prompt: readonly number[];
+  seed: number;
+}
+
+export interface SampleLoopOptions extends ProcessorOptions {
+  greedy?: boolean;
+  /** New tokens per job (≥ 1). */
+  maxTokens: number;
+  /** Rows decoded together. */
+  batch: number;
+  /** End-of-text id: a row stops there unless stopAtEot is false. */
+  eotId?: number;
+  stopAtEot?: boolean;
+  stop?: string[];
+  /** Token bytes, for text, streaming and stop strings. */
+  decodeBytes?: DecodeBytes;
+  /** Report the log-probability (of the raw logits) of each generated token and this many alternatives. */
+  logprobs?: number;
+  /** Newly visible text of job j. */
+  onText?: (job: number, text: string) => void;
+  /** A job finished (results stream out in completion order). */
+  onDone?: (job: number, result: SampleResult) => void;
+  signal?: AbortSignal;
+  warn?: (msg: string) => void;
+}
+
+export interface SampleResult {
+  tokens: number[];
+  text: string;
+  finish: FinishReason;
+  tokenLogprobs?: number[];
+  topLogprobs?: { id: number; logprob: number }[][];
+}
+
+interface Row {
+  job: number;
+  context: number[];
+  promptLength: number;
+  pending: number;
+  generated: number[];
+  lps: number[];
+  tops: { id: number; logprob: number }[][];
+  stopper: RowStopper;
+  rng: Rng;
+}
+
+/** Round n up to a multiple of 64 (capacities are bucketed so programs are reused), at most `max`. */
+function capacityFor(n: number, max: number): number {
+  return Math.min(max, Math.ceil(n / 64) * 64);
+}
+
+function needsFullLogits(processors: readonly LogitsProcessor[]): boolean {
+  const onLargest = new Set(['temperature', 'temperature-schedule', 'top-k', 'top-p']);
+  return processors.some((p) => !onLargest.has(p.name));
+}
+
+export async function sampleBatched(runner: CachedStepRunner, jobs: readonly SampleJob[], o: SampleLoopOptions): Promise<SampleResult[]> {
+  const cfg = runner.model.tcfg;
+  const S = cfg.blockSize;
+  const V = cfg.vocabSize;
+  if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`batch must be a positive integer, got ${o.batch}`);
+  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new Error(`maxTokens must be an integer ≥ 1, got ${o.maxTokens}`);
+  if (o.logprobs !== undefined && (!Number.isInteger(o.logprobs) || o.logprobs < 0 || o.logprobs > V)) {
+    throw new Error(`logprobs must be an integer in [0, ${V}], got ${o.logprobs}`);
+  }
+  if (o.topK !== undefined && o.topK !== 0 && (!Number.isInteger(o.topK) || o.topK < 1 || o.topK > V)) throw new Error(`topK must be an integer in [1, ${V}] (0 = off), got ${o.topK}`);
+  const pipeline: { processors: LogitsProcessor[]; sampler: Sampler } = buildSamplingPipeline(o);
+  const greedy = isGreedy(o);
+  const prompts = jobs.map((j, i) => {
+    let p = j.prompt.length === 0 ? [o.eotId ?? 0] : [...j.prompt];
+    p.forEach((id) => {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`job ${i}: prompt token id ${id} is outside 0..${V - 1}`);
+    });
+    if (p.length > S - 1) {
+      o.warn?.(`prompt of ${p.length} tokens is longer than the context (${S}); keeping the last ${S - 1}`);
+      p = p.slice(p.length - (S - 1));
+    }
+    return p;
+  });
+  const results: SampleResult[] = new Array(jobs.length);
+  if (jobs.length === 0) return results;
+  const B = Math.min(o.batch, jobs.length);
+  const cap = capacityFor(Math.max(...prompts.map((p) => p.length)) + o.maxTokens, S);
+  const cache = runner.newCache(B, cap);
+  // what the graph returns: the top K logits when the processors only look at the largest ones
+  const K = greedy ? Math.max(1, o.logprobs ?? 0) : o.topK ? Math.max(o.topK, o.logprobs ?? 0) : 0;
+  const full = needsFullLogits(pipeline.processors) || K === 0;
+  const out: StepOutput = full ? { kind: 'last' } : { kind: 'lastTopK', k: K };
+  const stopAtEot = o.stopAtEot ?? true;
+  let prefixCache: { key: string; cache: KVCache } | undefined;
+  const prefill = async (tokens: number[], row: number) => {
+    // all but the last token go into the cache (once per distinct prompt); the last is fed by the next step
+    const head = tokens.slice(0, -1);
+    cache.reset(row);
+    if (head.length === 0) return;
+    const key = head.join(',');
+    if (prefixCache?.key !== key) {
+      const c = runner.newCache(1, cap);
+      await runner.step(c, [head], { kind: 'none' });
+      prefixCache = { key, cache: c };
+    }
+    cache.copyRowFrom(prefixCache.cache, 0, row);
+  };
+  const rows: (Row | undefined)[] = new Array(B).fill(undefined);
+  let nextJob = 0;
+  const assign = async (r: number) => {
+    if (nextJob >= jobs.length) {
+      rows[r] = undefined;
+      cache.reset(r);
+      return;
+    }
+    const j = nextJob++;
+    const p = prompts[j]!;
+    await prefill(p, r);
+    rows[r] = {
+      job: j,
+      context: [...p],
+      promptLength: p.length,
+      pending: p[p.length - 1]!,
+      generated: [],
+      lps: [],
+      tops: [],
+      stopper: new RowStopper({ maxTokens: o.maxTokens, eotId: stopAtEot ? o.eotId : undefined, stop: o.stop, decodeBytes: o.decodeBytes }),
+      rng: new Rng(jobs[j]!.seed),
+    };
+  };
+  const finish = (r: number) => {
+    const row = rows[r]!;
+    const keep = row.stopper.finish === 'stop' ? row.stopper.tokensForText() : row.generated.length;
+    const res: SampleResult = {
+      tokens: row.generated.slice(0, keep),
+      text: row.stopper.text,
+      finish: row.stopper.finish ?? 'length',
+      ...(o.logprobs !== undefined ? { tokenLogprobs: row.lps.slice(0, keep), topLogprobs: row.tops.slice(0, keep) } : {}),
+    };
+    results[row.job] = res;
+    o.onDone?.(row.job, res);
+  };
+  for (let r = 0; r < B; r++) await assign(r);
+  const work = new Float32Array(full ? V : K);
+  while (rows.some((r) => r !== undefined)) {
+    if (o.signal?.aborted) {
+      // unfinished rows report what they have, as 'length'
+      rows.forEach((row, r) => row && finish(r));
+      for (let j = nextJob; j < jobs.length; j++) results[j] ??= { tokens: [], text: '', finish: 'length' };
+      break;
+    }
+    // a row whose context filled the cache re-encodes its most recent half (learned positions restart at 0)
+    for (let r = 0; r < B; r++) {
+      const row = rows[r];
+      if (row && cache.lengths[r]! >= cap) {
+        const keep = row.context.slice(-Math.floor(S / 2));
+        await prefill(keep, r);
+        row.pending = keep[keep.length - 1]!;
+      }
+    }
+    const step = await runner.step(cache, rows.map((row) => (row ? [row.pending] : [])), out);
+    for (let r = 0; r < B; r++) {
+      const row = rows[r];
+      if (!row) continue;
+      const i = row.generated.length;
+      let id: number;
+      let lse: number;
+      let raw: (t: number) => number; // raw logit of compact index t
+      let idOf: (t: number) => number;
+      if (full) {
+        const logits = step.logits!.subarray(r * V, (r + 1) * V);
+        work.set(logits);
+        raw = (t) => logits[t]!;
+        idOf = (t) => t;
+        lse = o.logprobs !== undefined ? logSumExp(logits) : 0;
+      } else {
+        const vals = step.topValues!.subarray(r * K, (r + 1) * K);
+        const ids = step.topIds!.subarray(r * K, (r + 1) * K);
+        work.set(vals);
+        raw = (t) => vals[t]!;
+        idOf = (t) => Number(ids[t]!);
+        lse = step.logSumExp![r]!;
+      }
+      applyProcessors(pipeline.processors, work, { step: i, tokens: row.context, promptLength: row.promptLength });
+      const t = pipeline.sampler.select(work, row.rng);
+      id = idOf(t);
+      if (o.logprobs !== undefined) {
+        row.lps.push(raw(t) - lse);
+        if (full) row.tops.push(topOf(step.logits!.subarray(r * V, (r + 1) * V), o.logprobs, lse));
+        else row.tops.push(Array.from({ length: o.logprobs }, (_, a) => ({ id: idOf(a), logprob: raw(a) - lse })));
+      }
+      const s = row.stopper.push(id);
+      if (s.keepToken) {
+        row.generated.push(id);
+        row.context.push(id);
+      } else {
+        row.lps.pop();
+        row.tops.pop();
+      }
+      if (s.text) o.onText?.(row.job, s.text);
+      if (s.done) {
+        finish(r);
+        await assign(r);
+      } else row.pending = id;
+    }
+  }
+  return results;
+}
+
+function logSumExp(x: Float32Array): number {
+  let m = -Infinity;
+  for (let i = 0; i < x.length; i++) if (x[i]! > m) m = x[i]!;
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += Math.exp(x[i]! - m);
+  return m + Math.log(s);
+}
+
+/** The k largest raw logits as log-probabilities, descending (ties: lower id first). */
+function topOf(logits: Float32Array, k: number, lse: number): { id: number; logprob: number }[] {
+  const idx: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (idx.length === k && !(v > logits[idx[k - 1]!]!)) continue;
+    let j = idx.length < k ? idx.length : k - 1;
+    if (idx.length < k) idx.push(i);
+    while (j > 0 && logits[idx[j - 1]!]! < v) {
+      idx[j] = idx[j - 1]!;
+      j--;
+    }
+    idx[j] = i;
+  }
+  return idx.map((i) => ({ id: i, logprob: logits[i]! - lse }));
+}
