@@ -7,6 +7,7 @@ import { input } from '../engine/ops/core.js';
 import { Program, type Feed, type RuntimeOptions } from '../engine/runtime.js';
 import type { TypedArray } from '../engine/dtype.js';
 import type { HostTensor, Tensor } from '../engine/tensor.js';
+import { topoSort } from '../engine/graph.js';
 import { withBound, type Module, type Parameter } from '../nn/module.js';
 
 /** Protobuf messages are limited to 2 GiB; stay well below. */
@@ -66,18 +67,26 @@ export class CompiledModule<M extends Module = Module> {
   private compile(key: string, build: () => TracedGraph): Promise<Program> {
     const paramInputs = new Map([...this.named].map(([n, p]) => [n, input(`p:${n}`, p.shape)]));
     const g = withBound(this.named, paramInputs, build);
+    // only the parameters the outputs depend on become inputs (a prefill graph does not use the head)
+    const used = new Set(topoSort(Object.values(g.outputs)).map((n) => n.id));
+    const params = [...this.named].filter(([n]) => used.has(paramInputs.get(n)!.node.id));
     let bake: Map<Tensor, TypedArray> | undefined;
     if (this.baked) {
       bake = new Map();
-      for (const [n, p] of this.named) bake.set(paramInputs.get(n)!, p.data);
+      for (const [n, p] of params) bake.set(paramInputs.get(n)!, p.data);
     }
     const name = `${this.opts.name ?? 'tessera'}_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
-    return Program.create({ inputs: [...paramInputs.values(), ...g.inputs], outputs: g.outputs, bake, name }, this.opts.runtime);
+    const inputs = [...params.map(([n]) => paramInputs.get(n)!), ...g.inputs];
+    return Program.create({ inputs, outputs: g.outputs, bake, name }, this.opts.runtime);
   }
 
   /** Run `program` (from this.program) with `feeds`; the weights are added when they are not baked in. */
   async run(program: Program, feeds: Record<string, Feed>, into?: Record<string, TypedArray>): Promise<Record<string, HostTensor>> {
-    if (!this.baked) for (const [n, p] of this.named) feeds[`p:${n}`] = p.data;
+    if (!this.baked) {
+      for (const spec of program.inputs) {
+        if (spec.name.startsWith('p:')) feeds[spec.name] = this.named.get(spec.name.slice(2))!.data;
+      }
+    }
     return program.run(feeds, into);
   }
 

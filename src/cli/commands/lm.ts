@@ -107,6 +107,11 @@ export function registerLm(program: Command): void {
     .option('--greedy', 'greedy decoding')
     .option('--stop <text>', 'stop sequence (repeat the flag for several)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--seed <n>', 'random seed', int('--seed'), 0)
+    .option('--repetition-penalty <p>', 'penalise tokens already in the context (1 = off)', num('--repetition-penalty'))
+    .option('--num-beams <w>', 'beam search with this width (1 = greedy)', int('--num-beams'))
+    .option('--length-penalty <a>', 'beam search length penalty α', num('--length-penalty'), 1)
+    .addOption(new Option('--length-penalty-style <style>', 'gnmt: ((5+|y|)/6)^α (GPT-3), hf: |y|^α (Hugging Face)').choices(['gnmt', 'hf']).default('hf'))
+    .option('--num-return <k>', 'beam search: hypotheses to print (default all W)', int('--num-return'))
     .option('--tokenizer <spec>', 'override the tokenizer')
     .option('--json', 'JSON output')
     .action(async (prompt: string, o) => {
