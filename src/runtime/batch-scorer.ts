@@ -14,6 +14,7 @@ import { input } from '../engine/ops/core.js';
 import { EVAL } from '../nn/layers.js';
 import type { Transformer } from '../nn/transformer.js';
 import { bucket, CachedStepRunner } from './cached-step.js';
+import type { TracedGraph } from './compiled-module.js';
 import type { KVCache } from './kv-cache.js';
 
 export interface TokenPair {
@@ -209,7 +210,7 @@ export class BatchScorer {
   /** The full-forward scoring graph for (B, T) windows, with the topK alternatives when topK > 0. */
   private fullProgram(B: number, Tn: number, topK: number) {
     const model = this.model;
-    return this.runner.compiled.program(`full${topK > 0 ? `_top${topK}` : ''}_B${B}_T${Tn}`, () => {
+    return this.runner.compiled.program(`full${topK > 0 ? `_top${topK}` : ''}_B${B}_T${Tn}`, (): TracedGraph => {
       const idx = input('idx', [B, Tn], 'int64');
       const tgt = input('targets', [B, Tn], 'int64');
       const lsm = T.logSoftmax(model.forward(idx, EVAL), -1); // (B, T, V)
