@@ -14,7 +14,7 @@ import cliProgress from 'cli-progress';
 import type { InputSpec } from '../engine/compile.js';
 import type { TypedArray } from '../engine/dtype.js';
 import { input } from '../engine/ops/core.js';
-import { Program } from '../engine/runtime.js';
+import { CompiledModule, type TracedGraph } from '../runtime/compiled-module.js';
 import { learningRate, type ScheduleOptions } from '../engine/schedule.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { TrainStep } from '../engine/train-step.js';
@@ -289,7 +289,8 @@ export async function train<M extends Module>(opts: TrainerOptions<M>): Promise<
     accumulate: gradAccum,
     training: trainingMode,
   });
-  let evalProgram: Program | undefined;
+  // the eval loss through the shared compile path; weights change every step, so they are fed, never baked
+  const evalCompiled = new CompiledModule(model, { bake: 'never', name: 'tessera_eval' });
   let bar: cliProgress.SingleBar | undefined;
   try {
     if (state) {
@@ -299,15 +300,14 @@ export async function train<M extends Module>(opts: TrainerOptions<M>): Promise<
 
     const evalSpecs = opts.eval?.data ?? opts.data;
     const lossOf = async (batch: Batch): Promise<number> => {
-      evalProgram ??= await buildEvalProgram(model, opts.loss, evalSpecs);
+      const evalProgram = await evalCompiled.program('loss', () => evalGraph(model, opts.loss, evalSpecs));
       const feeds: Batch = {};
       for (const s of evalSpecs) {
         const v = batch[s.name];
         if (!v) throw new Error(`evaluation batch has no '${s.name}'`);
         feeds[s.name] = v;
       }
-      for (const [name, p] of model.nameParameters()) feeds[`p:${name}`] = p.data;
-      return Number((await evalProgram.run(feeds)).loss!.data[0]);
+      return Number((await evalCompiled.run(evalProgram, feeds)).loss!.data[0]);
     };
     const ev = opts.eval;
     const evaluate = async (): Promise<number> => {
@@ -433,7 +433,7 @@ export async function train<M extends Module>(opts: TrainerOptions<M>): Promise<
   } finally {
     bar?.stop();
     await step.release();
-    await evalProgram?.release();
+    await evalCompiled.release();
   }
 }
 
@@ -450,14 +450,12 @@ function writeCheckpointFiles<M extends Module>(dir: string, model: M, io: Check
   writeFileAtomicSync(join(dir, STATE_FILE), `${JSON.stringify(st)}\n`);
 }
 
-/** The loss with training off, parameters as inputs `p:<name>` (fed the current weights each run). */
-async function buildEvalProgram<M extends Module>(model: M, loss: TrainerOptions<M>['loss'], specs: DataSpec[]): Promise<Program> {
-  const named = model.nameParameters();
-  const pT = new Map([...named].map(([n, p]) => [n, input(`p:${n}`, p.shape)]));
+/** The loss with training off over data inputs (the module's parameters are bound by CompiledModule). */
+function evalGraph<M extends Module>(model: M, loss: TrainerOptions<M>['loss'], specs: DataSpec[]): TracedGraph {
   const dT = new Map(specs.map((s) => [s.name, input(s.name, s.shape, s.dtype ?? 'float32')]));
-  const l = withBound(named, pT, () => loss(model, dT, { training: false }));
+  const l = loss(model, dT, { training: false });
   if (l.size !== 1) throw new Error(`the loss must be a scalar, got ${l.size} values`);
-  return Program.create({ inputs: [...pT.values(), ...dT.values()], outputs: { loss: l }, name: 'tessera_eval' });
+  return { inputs: [...dT.values()], outputs: { loss: l } };
 }
 
 function checkBatch(b: Batch, specs: DataSpec[]): void {
