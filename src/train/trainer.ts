@@ -21,7 +21,7 @@ import type { TrainStep } from '../engine/train-step.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { f32FromSafeTensor, fromFloat32, readSafetensorsSync, writeSafetensorsSync, type SafeTensor } from '../io/safetensors.js';
 import type { ForwardCtx } from '../nn/layers.js';
-import { withBound, type Module } from '../nn/module.js';
+import type { Module } from '../nn/module.js';
 import { createTrainStep } from '../nn/train.js';
 import { CheckpointWriteError, checkpointPaths, isCompleteCheckpoint, recoverCheckpointDir, STATE_FILE, writeCheckpointDir } from './checkpoint-dir.js';
 import type { CheckpointIO } from './checkpoint-io.js';
