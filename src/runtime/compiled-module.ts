@@ -19,6 +19,11 @@ export interface CompileOptions {
   runtime?: RuntimeOptions;
   /** Graph name prefix (shows in ONNX files and profiles). */
   name?: string;
+  /**
+   * Most programs kept (default 24, or TESSERA_MAX_PROGRAMS): each baked program holds its own pre-packed copy of the
+   * weights, so the least recently used idle program is released beyond this.
+   */
+  maxPrograms?: number;
 }
 
 /** What a traced function returns: its non-parameter inputs (in feed order) and named outputs. */
@@ -34,8 +39,10 @@ export function canBake(model: Module): boolean {
 
 export class CompiledModule<M extends Module = Module> {
   private programs = new Map<string, Promise<Program>>();
+  private busy = new Map<Program, number>();
   private named: Map<string, Parameter>;
   readonly baked: boolean;
+  readonly maxPrograms: number;
 
   constructor(
     readonly module: M,
@@ -43,6 +50,7 @@ export class CompiledModule<M extends Module = Module> {
   ) {
     this.named = module.nameParameters();
     this.baked = (opts.bake ?? 'auto') === 'auto' && canBake(module);
+    this.maxPrograms = opts.maxPrograms ?? (Number(process.env.TESSERA_MAX_PROGRAMS) || 24);
   }
 
   /** Number of compiled shape signatures. */
@@ -56,12 +64,28 @@ export class CompiledModule<M extends Module = Module> {
    */
   program(key: string, build: () => TracedGraph): Promise<Program> {
     let p = this.programs.get(key);
-    if (!p) {
-      p = this.compile(key, build);
+    if (p) {
+      // most recently used last
+      this.programs.delete(key);
       this.programs.set(key, p);
-      p.catch(() => this.programs.delete(key));
+      return p;
     }
+    p = this.compile(key, build);
+    this.programs.set(key, p);
+    p.catch(() => this.programs.delete(key));
+    void this.evict();
     return p;
+  }
+
+  /** Release least recently used programs that are not running, down to maxPrograms. */
+  private async evict(): Promise<void> {
+    for (const [key, p] of this.programs) {
+      if (this.programs.size <= this.maxPrograms) return;
+      const prog = await p.catch(() => undefined);
+      if (!prog || (this.busy.get(prog) ?? 0) > 0 || this.programs.get(key) !== p) continue;
+      this.programs.delete(key);
+      await prog.release();
+    }
   }
 
   private compile(key: string, build: () => TracedGraph): Promise<Program> {
@@ -87,7 +111,14 @@ export class CompiledModule<M extends Module = Module> {
         if (spec.name.startsWith('p:')) feeds[spec.name] = this.named.get(spec.name.slice(2))!.data;
       }
     }
-    return program.run(feeds, into);
+    this.busy.set(program, (this.busy.get(program) ?? 0) + 1);
+    try {
+      return await program.run(feeds, into);
+    } finally {
+      const n = this.busy.get(program)! - 1;
+      if (n === 0) this.busy.delete(program);
+      else this.busy.set(program, n);
+    }
   }
 
   /** Forget compiled programs (after the weights changed, baked programs are stale). */

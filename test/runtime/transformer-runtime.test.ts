@@ -149,6 +149,28 @@ describe('cached decoding equals full recomputation', () => {
   }
 });
 
+describe('compiled module', () => {
+  it('one program per signature; the least recently used idle one is released beyond maxPrograms', async () => {
+    const model = new Transformer(cases[0]![1]).initialize(2);
+    const cm = new CompiledModule(model, { maxPrograms: 2 });
+    const build = (n: number) => () => {
+      const idx = input('idx', [1, n], 'int64');
+      return { inputs: [idx], outputs: { logits: model.forward(idx, EVAL) } };
+    };
+    const a = await cm.program('a', build(2));
+    assert.equal(await cm.program('a', build(2)), a);
+    await cm.program('b', build(3));
+    await cm.program('a', build(2)); // a is now the most recent
+    await cm.program('c', build(4));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(cm.size, 2);
+    assert.equal(await cm.program('a', build(2)), a); // b was released, not a
+    const r = await cm.run(a, { idx: BigInt64Array.from([1n, 2n]) });
+    assert.equal(r.logits!.data.length, 2 * 40);
+    await cm.release();
+  });
+});
+
 describe('KV cache object', () => {
   it('fork, reorder and trim move whole rows', () => {
     const c = new KVCache({ layers: 2, rows: 3, heads: 2, headDim: 2, capacity: 4 });
