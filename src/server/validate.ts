@@ -218,15 +218,17 @@ export function parseCompletionRequest(body: unknown, lim: Limits): CompletionRe
   };
 }
 
-/** POST /tokenize (vLLM's shape): {model?, prompt: string, add_special_tokens?}. */
-export function parseTokenizeRequest(body: unknown): { model?: string; prompt: string } {
+/** POST /tokenize (vLLM's completion form): {model?, prompt: string, add_special_tokens?, return_token_strs?}. */
+export function parseTokenizeRequest(body: unknown): { model?: string; prompt: string; returnTokenStrs: boolean } {
   const o = requireObject(body);
-  rejectUnknown(o, new Set(['model', 'prompt', 'add_special_tokens']));
+  if (present(o.messages)) throw bad('messages', "'messages' (chat tokenization) is not supported; send 'prompt' as a string");
+  rejectUnknown(o, new Set(['model', 'prompt', 'add_special_tokens', 'return_token_strs']));
   const model = str(o, 'model');
   const prompt = str(o, 'prompt');
   if (prompt === undefined) throw bad('prompt', "'prompt' is required");
   bool(o, 'add_special_tokens');
-  return { ...(model !== undefined ? { model } : {}), prompt };
+  const returnTokenStrs = bool(o, 'return_token_strs') ?? false;
+  return { ...(model !== undefined ? { model } : {}), prompt, returnTokenStrs };
 }
 
 /** POST /detokenize (vLLM's shape): {model?, tokens: number[]}. */
@@ -234,7 +236,8 @@ export function parseDetokenizeRequest(body: unknown, vocab: number): { model?: 
   const o = requireObject(body);
   rejectUnknown(o, new Set(['model', 'tokens']));
   const model = str(o, 'model');
-  if (!Array.isArray(o.tokens)) throw bad('tokens', "'tokens' must be an array of token ids");
+  if (!present(o.tokens)) throw bad('tokens', "'tokens' is required");
+  if (!Array.isArray(o.tokens)) throw bad('tokens', `'tokens' must be an array of token ids, got ${typeName(o.tokens)}`);
   o.tokens.forEach((x, i) => {
     if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x >= vocab) throw bad('tokens', `tokens[${i}] = ${JSON.stringify(x)} is not a token id in 0..${vocab - 1}`);
   });
