@@ -74,11 +74,20 @@ export class KVCache {
         const n = counts[b] ?? 0;
         if (n === 0) continue;
         const start = this.lengths[b]!;
+        const len = n * hd;
         for (let h = 0; h < nh; h++) {
           const src = (b * nh + h) * T * hd;
           const dst = this.at(b, h, start);
-          K.set(nk.subarray(src, src + n * hd), dst);
-          V.set(nv.subarray(src, src + n * hd), dst);
+          if (len <= 512) {
+            // short runs (decoding: one token per head): a plain loop beats subarray + set, which allocate views
+            for (let i = 0; i < len; i++) {
+              K[dst + i] = nk[src + i]!;
+              V[dst + i] = nv[src + i]!;
+            }
+          } else {
+            K.set(nk.subarray(src, src + len), dst);
+            V.set(nv.subarray(src, src + len), dst);
+          }
         }
       }
     }
