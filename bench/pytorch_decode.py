@@ -1,23 +1,29 @@
-#!/usr/bin/python3
-"""PyTorch peer: KV-cache greedy decoding throughput for a GPT-2-shaped model on CPU.
+#!/usr/bin/env python3
+"""PyTorch peer: a KV-cache decoding loop (greedy or top-k sampling) for a GPT-2-shaped model on CPU.
 
-    /usr/bin/python3 bench/pytorch_decode.py --layers 12 --heads 12 --embd 768 --block 1024 \
-        --vocab 50257 --batch 1 --tokens 64 [--prompt 1] [--warmup 4] [--threads 2]
+    python bench/pytorch_decode.py --layers 12 --heads 12 --embd 768 --block 1024 \
+        --vocab 50257 --batch 32 --tokens 256 [--top-k 40] [--temperature 1] [--samples N] \
+        [--prompt 1] [--warmup 4] [--threads 2]
 
 Random weights (N(0, 0.02), LN weight 1 / bias 0), pre-LN GPT-2, tied lm head,
 GELU tanh. Under torch.no_grad():
   1. prefill: the random prompt (batch, prompt) runs through the model once,
      filling a preallocated per-layer K/V cache of shape (batch, heads, block,
-     head_dim); the argmax of the last position's logits is the first token;
+     head_dim) -- sized for the whole context, as a plain user loop would; the
+     next token is chosen from the last position's logits;
   2. decode: `tokens` single-token steps, each appending its K/V at position
-     t of the cache, attending over cache[:, :, :t+1], and taking the argmax of
-     the logits (B, vocab) as the next input token.
-Only the decode loop is timed: tokens_per_s = batch * tokens / seconds and
-ms_per_token = seconds / tokens * 1000 (per decode step, i.e. per generated
-position, whatever the batch). prefill_ms is reported separately. A short
-untimed warmup decode (--warmup steps) runs first.
+     t of the cache, attending over cache[:, :, :t+1], and choosing the next
+     input token from the logits (B, vocab): argmax (--top-k 0, the default),
+     or torch.topk(logits / temperature, k) + softmax + torch.multinomial.
+--samples N (default: batch) decodes ceil(N / batch) batches one after another
+(the last one smaller when batch does not divide N).
+Only the decode loops are timed: tokens_per_s = generated tokens / seconds and
+ms_per_token = seconds / decode steps * 1000 (per step, whatever the batch).
+prefill_ms is reported separately. A short untimed warmup decode (--warmup
+steps) runs first. peak_rss_mb is the process's maximum resident set size.
 
-BLAS: see bench/peer_blas.py (OpenMP OpenBLAS preferred; the JSON "blas" field says which was loaded).
+BLAS: Debian's torch goes through bench/peer_blas.py (OpenMP OpenBLAS preferred); a pip wheel (a virtualenv) brings
+its own MKL and is left alone. The JSON "blas" field says which was used.
 Run on an otherwise idle machine: with other processes busy, 2 threads on 2 cores degrade by 2-5x.
 """
 
@@ -28,12 +34,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peer_blas import loaded_blas as _loaded_blas, prefer_openmp_openblas as _prefer_openmp_openblas  # noqa: E402
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.prefix == sys.base_prefix:  # Debian's system torch, not a pip wheel in a venv
     _prefer_openmp_openblas()
 
 import argparse
 import json
 import math
+import platform
+import resource
 import time
 
 import torch
@@ -91,21 +99,54 @@ def forward(w, idx, pos0, kcache, vcache, nh):
     return F.linear(x, w["wte"])  # tied head, (B, V)
 
 
-def generate(w, prompt, n_tokens, nh, T):
+def choose(logits, top_k, temperature, gen):
+    """Next token (B, 1): argmax, or a multinomial draw among the top_k logits at `temperature`."""
+    if top_k <= 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    vals, ids = torch.topk(logits, top_k, dim=-1)
+    probs = torch.softmax(vals / temperature, dim=-1)
+    return ids.gather(-1, torch.multinomial(probs, 1, generator=gen))
+
+
+def generate(w, prompt, n_tokens, nh, T, top_k=0, temperature=1.0, gen=None):
     B, P = prompt.shape
     C = w["wte"].shape[1]
     L = len(w["layers"])
     kc = [torch.empty(B, nh, T, C // nh) for _ in range(L)]
     vc = [torch.empty(B, nh, T, C // nh) for _ in range(L)]
     t0 = time.perf_counter()
-    tok = forward(w, prompt, 0, kc, vc, nh).argmax(dim=-1, keepdim=True)
+    tok = choose(forward(w, prompt, 0, kc, vc, nh), top_k, temperature, gen)
     t1 = time.perf_counter()
     out = []
     for i in range(n_tokens):
         out.append(tok)
-        tok = forward(w, tok, P + i, kc, vc, nh).argmax(dim=-1, keepdim=True)
+        tok = choose(forward(w, tok, P + i, kc, vc, nh), top_k, temperature, gen)
     t2 = time.perf_counter()
     return torch.cat(out, dim=1), t1 - t0, t2 - t1
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def peak_rss_mb():
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # ru_maxrss is KiB on Linux
+
+
+def blas_name():
+    return "mkl" if torch.backends.mkl.is_available() else _loaded_blas()
 
 
 def main():
@@ -121,6 +162,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0 = greedy)")
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--samples", type=int, default=0, help="sequences in total (default: batch)")
     a = ap.parse_args()
     if a.prompt + a.tokens > a.block:
         raise SystemExit("--prompt + --tokens must be <= --block")
@@ -133,24 +177,41 @@ def main():
     n_params = w["wte"].numel() + w["wpe"].numel() + 2 * a.embd + sum(
         t.numel() for lw in w["layers"] for v in lw.values() for t in (v if isinstance(v, tuple) else (v,))
     )
-    prompt = torch.randint(0, a.vocab, (a.batch, a.prompt), generator=gen)
+    samples = a.samples or a.batch
+    prompts = torch.randint(0, a.vocab, (samples, a.prompt), generator=gen)
+    prefill_s = decode_s = 0.0
+    steps = generated = 0
     with torch.no_grad():
         if a.warmup > 0:
-            generate(w, prompt, min(a.warmup, a.block - a.prompt), a.heads, a.block)
-        _, prefill_s, decode_s = generate(w, prompt, a.tokens, a.heads, a.block)
+            generate(w, prompts[: a.batch], min(a.warmup, a.block - a.prompt), a.heads, a.block, a.top_k, a.temperature, gen)
+        for s0 in range(0, samples, a.batch):
+            toks, p_s, d_s = generate(w, prompts[s0:s0 + a.batch], a.tokens, a.heads, a.block, a.top_k, a.temperature, gen)
+            prefill_s += p_s
+            decode_s += d_s
+            steps += a.tokens
+            generated += toks.numel()
 
     print(json.dumps({
         "peer": "pytorch",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "blas": _loaded_blas(),
+        "blas": blas_name(),
+        "cpu": cpu_model(),
         "params": n_params,
         "batch": a.batch,
+        "samples": samples,
         "tokens": a.tokens,
         "prompt": a.prompt,
-        "tokens_per_s": round(a.batch * a.tokens / decode_s, 3),
-        "ms_per_token": round(decode_s / a.tokens * 1000.0, 3),
+        "top_k": a.top_k,
+        "temperature": a.temperature if a.top_k > 0 else None,
+        "mode": f"top-k {a.top_k}" if a.top_k > 0 else "greedy",
+        "generated": generated,
+        "tokens_per_s": round(generated / decode_s, 3),
+        "seconds": round(decode_s, 3),
+        "ms_per_token": round(decode_s / steps * 1000.0, 3),
         "prefill_ms": round(prefill_s * 1000.0, 3),
+        "peak_rss_mb": peak_rss_mb(),
+        "cpu_s": cpu_seconds(),
         "layers": a.layers,
         "heads": a.heads,
         "embd": a.embd,
