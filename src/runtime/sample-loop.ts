@@ -12,7 +12,7 @@
 import { Rng } from '../nn/init.js';
 import { CachedStepRunner, type StepOutput } from './cached-step.js';
 import type { KVCache } from './kv-cache.js';
-import { buildSamplingPipeline, isGreedy, type Sampler } from './sampler.js';
+import { buildSamplingPipeline, isGreedy, logSoftmaxAt, topLogprobs, type Sampler } from './sampler.js';
 import { applyProcessors, type LogitsProcessor, type ProcessorOptions } from './logits-processors.js';
 import { RowStopper, type DecodeBytes, type FinishReason } from './stopping.js';
 
@@ -187,7 +187,7 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
         work.set(logits);
         raw = (t) => logits[t]!;
         idOf = (t) => t;
-        lse = o.logprobs !== undefined ? logSumExp(logits) : 0;
+        lse = o.logprobs !== undefined ? logits[0]! - logSoftmaxAt(logits, 0) : 0;
       } else {
         const vals = step.topValues!.subarray(r * K, (r + 1) * K);
         const ids = step.topIds!.subarray(r * K, (r + 1) * K);
@@ -201,7 +201,7 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
       id = idOf(t);
       if (o.logprobs !== undefined) {
         row.lps.push(raw(t) - lse);
-        if (full) row.tops.push(topOf(step.logits!.subarray(r * V, (r + 1) * V), o.logprobs, lse));
+        if (full) row.tops.push(topLogprobs(step.logits!.subarray(r * V, (r + 1) * V), o.logprobs));
         else row.tops.push(Array.from({ length: o.logprobs }, (_, a) => ({ id: idOf(a), logprob: raw(a) - lse })));
       }
       const s = row.stopper.push(id);
@@ -220,29 +220,4 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
     }
   }
   return results;
-}
-
-function logSumExp(x: Float32Array): number {
-  let m = -Infinity;
-  for (let i = 0; i < x.length; i++) if (x[i]! > m) m = x[i]!;
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += Math.exp(x[i]! - m);
-  return m + Math.log(s);
-}
-
-/** The k largest raw logits as log-probabilities, descending (ties: lower id first). */
-function topOf(logits: Float32Array, k: number, lse: number): { id: number; logprob: number }[] {
-  const idx: number[] = [];
-  for (let i = 0; i < logits.length; i++) {
-    const v = logits[i]!;
-    if (idx.length === k && !(v > logits[idx[k - 1]!]!)) continue;
-    let j = idx.length < k ? idx.length : k - 1;
-    if (idx.length < k) idx.push(i);
-    while (j > 0 && logits[idx[j - 1]!]! < v) {
-      idx[j] = idx[j - 1]!;
-      j--;
-    }
-    idx[j] = i;
-  }
-  return idx.map((i) => ({ id: i, logprob: logits[i]! - lse }));
 }
