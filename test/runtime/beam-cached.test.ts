@@ -16,14 +16,20 @@ import { makeTinyModelDir } from '../server/tiny-model.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = JSON.parse(readFileSync(`${root}/test/fixtures/beam/hf_beams.json`, 'utf8')) as {
-  cases: { name: string; prompt: number[]; numBeams: number; lengthPenalty: number; earlyStopping: boolean | 'never'; maxTokens: number; eotId: number; minTokens: number; beams: { tokens: number[]; score: number }[] }[];
+  cases: { name: string; prompt: number[]; numBeams: number; lengthPenalty: number; earlyStopping: boolean | 'never'; maxTokens: number; eotId: number; minTokens: number; logitScale?: number; beams: { tokens: number[]; score: number }[] }[];
 };
 
 describe('beam search over the KV cache', () => {
   it('equals Hugging Face generate(num_beams, length_penalty) on every fixture case', async () => {
     const { model } = loadModel(`${root}/test/fixtures/hf_gpt2_tiny`);
-    const runner = new CachedStepRunner(model);
+    const lnW = Float32Array.from(model.ln_f.weight.data);
+    const lnB = Float32Array.from(model.ln_f.bias!.data);
     for (const c of fixture.cases) {
+      // sharpened cases: ln_f's weight and bias scaled (logits × scale), as the fixture script does
+      const scale = c.logitScale ?? 1;
+      model.ln_f.weight.data = lnW.map((v) => v * scale);
+      model.ln_f.bias!.data = lnB.map((v) => v * scale);
+      const runner = new CachedStepRunner(model); // weights are baked per program: a fresh runner per scale
       const got = await beamSearch(new CachedBeamStepper(runner, c.maxTokens), c.prompt, {
         numBeams: c.numBeams,
         maxTokens: c.maxTokens,
@@ -40,8 +46,8 @@ describe('beam search over the KV cache', () => {
         assert.deepEqual(tokens, want.tokens, `${c.name} beam ${i}`);
         assert.ok(Math.abs(got[i]!.score - want.score) < 1e-4, `${c.name} beam ${i}: score ${got[i]!.score} vs ${want.score}`);
       });
+      await runner.release();
     }
-    await runner.release();
   });
 
   it('CLI: --num-beams prints completions best first; width 1 equals --greedy; bad widths are refused', () => {
