@@ -78,7 +78,7 @@ async function waitQuiet(): Promise<{ load: number; busy: number; waited_s: numb
   const t0 = Date.now();
   let quietSamples = 0;
   let prevLoad = Infinity;
-  let lastNote = -Infinity;
+  let lastNote = 0;
   for (;;) {
     const busy = await busyCores(3000);
     const load = loadAvg1();
