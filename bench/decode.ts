@@ -10,6 +10,7 @@ import { resolveConfig } from '../src/lm/config.js';
 import { GPT } from '../src/lm/model.js';
 import { Generator } from '../src/lm/generate.js';
 import type { StepOutput } from '../src/runtime/cached-step.js';
+import { decodeCapacities } from '../src/runtime/sample-loop.js';
 
 export interface BenchDecodeOptions {
   layers: number;
@@ -60,14 +61,15 @@ export async function benchDecode(o: BenchDecodeOptions) {
   const prompts = Array.from({ length: samples }, (_, b) => Array.from({ length: P }, (_, i) => (b * 31 + i * 7) % cfg.vocabSize));
   const opts = { maxTokens: o.tokens, greedy, temperature: greedy ? undefined : temperature, topK: greedy ? undefined : topK, stopAtEot: false, seed: o.seed ?? 0 };
   // Warm-up: compile the programs the timed run uses. The decode program is keyed by (what it returns, rows, T = 1,
-  // cache capacity); sampleBatched sizes the cache for prompt + maxTokens rounded up to 64 and asks for the top K
-  // logits (K = 1 greedy), so one step on a cache of that shape compiles exactly it. A prompt longer than one token
-  // also needs the 1-row prefill program, which a short generate() compiles.
+  // cache capacity); sampleBatched grows the cache in steps of 64 slots up to prompt + maxTokens (decodeCapacities)
+  // and asks for the top K logits (K = 1 greedy), so one step on a cache of each of those shapes compiles exactly
+  // them. A prompt longer than one token also needs the 1-row prefill program, which a short generate() compiles.
   const t0 = performance.now();
   const B = Math.min(o.batch, samples);
-  const cap = Math.min(cfg.blockSize, Math.ceil((P + o.tokens) / 64) * 64);
   const out: StepOutput = { kind: 'lastTopK', k: greedy ? 1 : topK };
-  await gen.runner.step(gen.runner.newCache(B, cap), Array.from({ length: B }, () => [0]), out);
+  for (const cap of decodeCapacities(P, o.tokens, cfg.blockSize, model.parameterCount())) {
+    await gen.runner.step(gen.runner.newCache(B, cap), Array.from({ length: B }, () => [0]), out);
+  }
   if (P > 1) await gen.generate([prompts[0]!], { ...opts, maxTokens: 1 });
   const compileMs = performance.now() - t0;
   const programs = gen.runner.compiled.size;

@@ -115,6 +115,16 @@ export class KVCache {
     this.lengths[dstRow] = len;
   }
 
+  /**
+   * A copy of this cache with another capacity (≥ every row's length). Decoding grows its cache in steps as rows get
+   * longer, so each step attends over about the slots in use instead of the final capacity.
+   */
+  resized(capacity: number): KVCache {
+    const c = new KVCache({ layers: this.layers, rows: this.rows, heads: this.heads, headDim: this.headDim, capacity });
+    for (let r = 0; r < this.rows; r++) c.copyRowFrom(this, r, r);
+    return c;
+  }
+
   /** Fork: copy row `src` into each of `dsts` (a prefix computed once, shared by N rows). */
   fork(src: number, dsts: readonly number[]): void {
     for (const d of dsts) if (d !== src) this.copyRowFrom(this, src, d);

@@ -63,9 +63,27 @@ interface Row {
   rng: Rng;
 }
 
+/** Most bytes of baked weight copies the growing cache may cost (one program per capacity). */
+const GROWTH_BUDGET = 3e9;
+
 /** Round n up to a multiple of 64 (capacities are bucketed so programs are reused), at most `max`. */
 function capacityFor(n: number, max: number): number {
   return Math.min(max, Math.ceil(n / 64) * 64);
+}
+
+/**
+ * The cache capacities a decode of prompts up to `maxPrompt` tokens and `maxTokens` new ones steps through: multiples
+ * of 64 from the prompt up to prompt + maxTokens, or only the last when the per-capacity weight copies of a model of
+ * `params` parameters would pass GROWTH_BUDGET (TESSERA_GROW_CACHE=0/1 forces it off/on).
+ */
+export function decodeCapacities(maxPrompt: number, maxTokens: number, blockSize: number, params: number): number[] {
+  const cap = capacityFor(maxPrompt + maxTokens, blockSize);
+  const out: number[] = [];
+  for (let c = Math.min(cap, capacityFor(maxPrompt + 1, blockSize)); c < cap; c += 64) out.push(c);
+  out.push(cap);
+  const env = process.env.TESSERA_GROW_CACHE;
+  const grow = env !== undefined ? env !== '0' : params * 4 * out.length <= GROWTH_BUDGET;
+  return grow ? out : [cap];
 }
 
 function needsFullLogits(processors: readonly LogitsProcessor[]): boolean {
@@ -100,7 +118,12 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
   if (jobs.length === 0) return results;
   const B = Math.min(o.batch, jobs.length);
   const cap = capacityFor(Math.max(...prompts.map((p) => p.length)) + o.maxTokens, S);
-  const cache = runner.newCache(B, cap);
+  // the cache starts small and grows in steps of 64 slots up to `cap`: a step attends over the slots in use (about),
+  // not the final capacity — attention over the cache is memory bound, so unused slots cost as much as used ones
+  // Each capacity is its own program with its own baked copy of the weights, so growth is on only while the copies
+  // stay under GROWTH_BUDGET bytes (GPT-2 small: 5 × 0.5 GB for 256 tokens; larger models decode at one capacity).
+  const steps = decodeCapacities(Math.max(...prompts.map((p) => p.length)), o.maxTokens, S, runner.model.parameterCount());
+  let cache = runner.newCache(B, steps[0]!);
   // what the graph returns: the top K logits when the processors only look at the largest ones
   const K = greedy ? Math.max(1, o.logprobs ?? 0) : o.topK ? Math.max(o.topK, o.logprobs ?? 0) : 0;
   const full = needsFullLogits(pipeline.processors) || K === 0;
@@ -118,6 +141,7 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
       await runner.step(c, [head], { kind: 'none' });
       prefixCache = { key, cache: c };
     }
+    if (head.length + 1 > cache.capacity) cache = cache.resized(Math.min(cap, capacityFor(head.length + 1, S)));
     cache.copyRowFrom(prefixCache.cache, 0, row);
   };
   const rows: (Row | undefined)[] = new Array(B).fill(undefined);
@@ -173,6 +197,8 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
         row.pending = keep[keep.length - 1]!;
       }
     }
+    const longest = Math.max(...rows.map((row, r) => (row ? cache.lengths[r]! + 1 : 0)));
+    if (longest > cache.capacity) cache = cache.resized(Math.min(cap, capacityFor(longest, S)));
     const step = await runner.step(cache, rows.map((row) => (row ? [row.pending] : [])), out);
     for (let r = 0; r < B; r++) {
       const row = rows[r];

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Transformer } from '../../src/nn/transformer.js';
 import { CachedStepRunner } from '../../src/runtime/cached-step.js';
-import { sampleBatched } from '../../src/runtime/sample-loop.js';
+import { decodeCapacities, sampleBatched } from '../../src/runtime/sample-loop.js';
 import { CharTokenizer } from '../../src/tokenizer/index.js';
 
 const tok = new CharTokenizer([...'abcdefgh \n'], { eot: true });
@@ -50,6 +50,27 @@ describe('batched sampling', () => {
       assert.deepEqual(a[j]!.tokens, b[j]!.tokens);
       a[j]!.tokenLogprobs!.forEach((lp, i) => assert.ok(Math.abs(lp - b[j]!.tokenLogprobs![i]!) < 1e-5));
       assert.deepEqual(a[j]!.topLogprobs!.map((s) => s.map((t) => t.id)), b[j]!.topLogprobs!.map((s) => s.map((t) => t.id)));
+    }
+    await runner.release();
+  });
+
+  it('a cache that grows with the rows (64, 128, 192 slots) samples what a full-size cache samples', async () => {
+    const long = new Transformer({ ...model.tcfg, blockSize: 256 }).initialize(4);
+    const runner = new CachedStepRunner(long);
+    const jobs = [0, 1, 2, 3, 4].map((j) => ({ prompt: [j + 1, 2, 3], seed: j }));
+    const o = { batch: 2, maxTokens: 150, temperature: 1, topK: 4, logprobs: 1 };
+    assert.deepEqual(decodeCapacities(3, 150, 256, long.parameterCount()), [64, 128, 192]);
+    const grown = await sampleBatched(runner, jobs, o);
+    process.env.TESSERA_GROW_CACHE = '0';
+    try {
+      assert.deepEqual(decodeCapacities(3, 150, 256, long.parameterCount()), [192]);
+      const fixed = await sampleBatched(runner, jobs, o);
+      for (let j = 0; j < jobs.length; j++) {
+        assert.deepEqual(grown[j]!.tokens, fixed[j]!.tokens, `job ${j}`);
+        grown[j]!.tokenLogprobs!.forEach((lp, i) => assert.ok(Math.abs(lp - fixed[j]!.tokenLogprobs![i]!) < 1e-4));
+      }
+    } finally {
+      delete process.env.TESSERA_GROW_CACHE;
     }
     await runner.release();
   });
