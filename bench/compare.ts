@@ -2,6 +2,7 @@
 // the tessera/PyTorch throughput ratio as JSON lines and a Markdown table.
 //   node --import tsx bench/compare.ts train [--repeats 3] [--warmup 2] [--configs "4 4 256 128 4096 16 10;12 12 768 256 50304 4 3"]
 //   node --import tsx bench/compare.ts decode [--repeats 3] [--batches 1,16] [--tokens 64]
+// TESSERA_PEER_PYTHON picks the peer's interpreter (default /usr/bin/python3).
 // tessera runs through its launcher (bin/tessera.js), which tunes glibc malloc (GLIBC_TUNABLES). The peer runs with
 // its defaults; with --tuned-peer it also runs a second time per round with the same GLIBC_TUNABLES, so the table shows
 // how much of the ratio the malloc settings account for.
@@ -19,6 +20,8 @@ const opt = (name: string, dflt: string) => {
   return i >= 0 ? args[i + 1]! : dflt;
 };
 const repeats = Number(opt('repeats', '3'));
+/** The peer's interpreter: TESSERA_PEER_PYTHON (e.g. a venv with PyTorch 2.13), else Debian's python3 (PyTorch 1.13). */
+const python = process.env.TESSERA_PEER_PYTHON ?? '/usr/bin/python3';
 const tunedPeer = args.includes('--tuned-peer');
 
 type Json = Record<string, unknown> & { tokens_per_s: number };
@@ -43,8 +46,8 @@ function compare(label: Record<string, unknown>, tesseraArgs: string[], peerScri
     const t = runJson(join(root, 'bin/tessera.js'), tesseraArgs);
     ours.push(t.tokens_per_s);
     tunables = (t.glibc_tunables as string | null) ?? null;
-    peer.push(runJson('/usr/bin/python3', [peerScript, ...peerArgs], plainEnv).tokens_per_s);
-    if (tunedPeer && tunables) peerTuned.push(runJson('/usr/bin/python3', [peerScript, ...peerArgs], { ...plainEnv, GLIBC_TUNABLES: tunables }).tokens_per_s);
+    peer.push(runJson(python, [peerScript, ...peerArgs], plainEnv).tokens_per_s);
+    if (tunedPeer && tunables) peerTuned.push(runJson(python, [peerScript, ...peerArgs], { ...plainEnv, GLIBC_TUNABLES: tunables }).tokens_per_s);
   }
   const res = {
     ...label,
