@@ -12,7 +12,7 @@ const int = (name: string, min: number) => (v: string) => {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions; /tokenize, /detokenize, /tokenizer_info for lm-eval's remote tokenizer)')
+    .description('serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions; /tokenize, /detokenize, /tokenizer_info for lm-eval remote tokenizers)')
     .requiredOption('--model <dir>', 'model directory')
     .option('--port <n>', 'port (0 = any free port)', int('--port', 0), 8000)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
