@@ -64,6 +64,9 @@ export interface ScoreStats {
   tokensUnshared: number;
 }
 
+/** How many batch-common prefixes (and their 1-row caches) are kept. */
+const SHARED_PREFIXES = 4;
+
 function compareTokens(a: readonly number[], b: readonly number[]): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
@@ -84,6 +87,8 @@ function commonPrefixLength(seqs: readonly (readonly number[])[]): number {
 
 export class BatchScorer {
   readonly batch: number;
+  /** Recent batches' common prefixes and their caches (LRU): batches with the same one compute it once. */
+  private sharedPrefixes = new Map<string, KVCache>();
   lastStats: ScoreStats = { pairs: 0, batches: 0, tokensComputed: 0, tokensUnshared: 0 };
 
   constructor(
@@ -168,9 +173,18 @@ export class BatchScorer {
     // 1. the prefix common to every context in the batch, once
     let shared: KVCache | undefined;
     if (p0 > 0) {
-      shared = runner.newCache(1, cap);
-      await runner.step(shared, [prefixes[0]!.slice(0, p0)], { kind: 'none' });
-      stats.tokensComputed += p0;
+      const head = prefixes[0]!.slice(0, p0);
+      const key = head.join(',');
+      shared = this.sharedPrefixes.get(key); // e.g. the few-shot block of every batch
+      if (shared) {
+        this.sharedPrefixes.delete(key);
+      } else {
+        shared = runner.newCache(1, Math.min(S, bucket(p0)));
+        await runner.step(shared, [head], { kind: 'none' });
+        stats.tokensComputed += p0;
+      }
+      this.sharedPrefixes.set(key, shared); // most recent last
+      while (this.sharedPrefixes.size > SHARED_PREFIXES) this.sharedPrefixes.delete(this.sharedPrefixes.keys().next().value!);
     }
     // 2. each distinct context's rest, once per group
     let groupCache: KVCache | undefined = shared;
@@ -303,6 +317,7 @@ export class BatchScorer {
   }
 
   async release(): Promise<void> {
+    this.sharedPrefixes.clear();
     await this.runner.release();
   }
 }

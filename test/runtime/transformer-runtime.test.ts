@@ -214,6 +214,14 @@ describe('batched scoring with shared prefixes', () => {
     const scorer = new BatchScorer(new CachedStepRunner(model, { bake: 'never' }), { batch: 8 });
     const got = await scorer.loglikelihood(pairs);
     assert.ok(scorer.lastStats.tokensComputed < scorer.lastStats.tokensUnshared / 2, JSON.stringify(scorer.lastStats));
+    // the few-shot block common to consecutive batches is computed once: a second call reuses it from the start
+    const first = scorer.lastStats.tokensComputed;
+    const again = await scorer.loglikelihood(pairs);
+    assert.ok(scorer.lastStats.tokensComputed < first, `${scorer.lastStats.tokensComputed} vs ${first}`);
+    again.forEach((a, i) => {
+      const g = got[i]!;
+      if (!(a instanceof Error) && !(g instanceof Error)) assert.ok(Math.abs(a.logprob - g.logprob) < 1e-5);
+    });
     for (const [i, p] of pairs.entries()) {
       const g = got[i]!;
       if (i === pairs.length - 2) {
