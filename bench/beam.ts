@@ -12,7 +12,7 @@ import { CachedBeamStepper } from '../src/runtime/beam-stepper.js';
 import { beamSearch } from '../src/runtime/beam-search.js';
 import { cpuModel, cpuSeconds, peakRssMb, threadCount } from './decode.js';
 import { saveHfWeights } from './score.js';
-import { median } from './stats.js';
+import { median, modelShape } from './stats.js';
 
 export interface BenchBeamOptions {
   layers: number;
@@ -62,12 +62,7 @@ export async function benchBeam(o: BenchBeamOptions) {
   const h = best[0]!;
   const secs = Math.min(...times);
   return {
-    engine: 'tessera',
-    layers: o.layers,
-    heads: o.heads,
-    embd: o.embd,
-    block: o.block,
-    vocab: o.vocab,
+    ...modelShape(o),
     params: model.parameterCount(),
     beams: o.beams,
     tokens: o.tokens,

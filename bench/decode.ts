@@ -11,6 +11,7 @@ import { GPT } from '../src/lm/model.js';
 import { Generator } from '../src/lm/generate.js';
 import type { StepOutput } from '../src/runtime/cached-step.js';
 import { decodeCapacities } from '../src/runtime/sample-loop.js';
+import { modelShape } from './stats.js';
 
 export interface BenchDecodeOptions {
   layers: number;
@@ -81,12 +82,7 @@ export async function benchDecode(o: BenchDecodeOptions) {
   const compiledDuringRun = gen.runner.compiled.size - programs;
   await gen.release();
   return {
-    engine: 'tessera',
-    layers: o.layers,
-    heads: o.heads,
-    embd: o.embd,
-    block: o.block,
-    vocab: o.vocab,
+    ...modelShape(o),
     batch: o.batch,
     samples,
     tokens: o.tokens,

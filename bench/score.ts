@@ -15,6 +15,7 @@ import { BatchScorer, type TokenPair } from '../src/runtime/batch-scorer.js';
 import { fromFloat32, writeSafetensorsSync, type SafeTensor } from '../src/io/safetensors.js';
 import type { Module } from '../src/nn/module.js';
 import { cpuModel, cpuSeconds, peakRssMb, threadCount } from './decode.js';
+import { modelShape } from './stats.js';
 
 export interface BenchScoreOptions {
   layers: number;
@@ -90,12 +91,7 @@ export async function benchScore(o: BenchScoreOptions) {
   const stats = scorer.lastStats;
   await scorer.release();
   return {
-    engine: 'tessera',
-    layers: o.layers,
-    heads: o.heads,
-    embd: o.embd,
-    block: o.block,
-    vocab: o.vocab,
+    ...modelShape(o),
     params: model.parameterCount(),
     questions: o.questions,
     requests: pairs.length,

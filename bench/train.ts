@@ -7,7 +7,7 @@ import { resolveConfig } from '../src/lm/config.js';
 import { GPT } from '../src/lm/model.js';
 import { createTrainStep } from '../src/nn/train.js';
 import { Rng } from '../src/nn/init.js';
-import { median } from './stats.js';
+import { median, modelShape } from './stats.js';
 
 export interface BenchTrainOptions {
   layers: number;
@@ -68,12 +68,7 @@ export async function benchTrain(o: BenchTrainOptions) {
   const ms = median(times);
   await step.release();
   return {
-    engine: 'tessera',
-    layers: o.layers,
-    heads: o.heads,
-    embd: o.embd,
-    block: o.block,
-    vocab: o.vocab,
+    ...modelShape(o),
     batch: B,
     steps: o.steps,
     steps_per_run: K,
