@@ -86,20 +86,21 @@ export class Program {
     readonly session: ort.InferenceSession,
     readonly inputs: ValueSpec[],
     readonly outputs: ValueSpec[],
-    readonly model: Uint8Array,
+    /** The ONNX model bytes (undefined when created with keepModel false: baked weights make them large). */
+    readonly model: Uint8Array | undefined,
   ) {
     this.inputNames = new Set(inputs.map((s) => s.name));
   }
 
   /** Lower `spec` to ONNX and create its session. */
-  static async create(spec: GraphSpec, opts: RuntimeOptions = {}): Promise<Program> {
+  static async create(spec: GraphSpec, opts: RuntimeOptions = {}, keep: { keepModel?: boolean } = {}): Promise<Program> {
     const model = emitOnnx(spec);
     const inputs = spec.inputs
       .filter((t) => !spec.bake?.has(t))
       .map((t) => ({ name: t.name!, shape: t.shape, dtype: t.dtype }));
     const outputs = Object.entries(spec.outputs).map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype }));
     const session = await createSession(model, opts);
-    return new Program(session, inputs, outputs, model);
+    return new Program(session, inputs, outputs, keep.keepModel === false ? undefined : model);
   }
 
   /**
@@ -137,6 +138,7 @@ export class Program {
 
   /** Save the ONNX model (inputs stay inputs; bake weights with GraphSpec.bake for a standalone file). */
   saveOnnx(path: string): void {
+    if (!this.model) throw new Error('this program was compiled without keeping its ONNX bytes (keepModel: false); compile it again to save it');
     writeFileSync(path, this.model);
   }
 

@@ -101,7 +101,8 @@ export class CompiledModule<M extends Module = Module> {
     }
     const name = `${this.opts.name ?? 'tessera'}_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
     const inputs = [...params.map(([n]) => paramInputs.get(n)!), ...g.inputs];
-    return Program.create({ inputs, outputs: g.outputs, bake, name }, this.opts.runtime);
+    // the serialized model (with baked weights, as large as the model) is not kept once the session exists
+    return Program.create({ inputs, outputs: g.outputs, bake, name }, this.opts.runtime, { keepModel: false });
   }
 
   /** Run `program` (from this.program) with `feeds`; the weights are added when they are not baked in. */
