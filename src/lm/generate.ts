@@ -5,6 +5,7 @@
 import type { ByteTokenizer } from '../tokenizer/index.js';
 import { CachedStepRunner } from '../runtime/cached-step.js';
 import { sampleBatched, type SampleResult } from '../runtime/sample-loop.js';
+import { topIndices } from '../runtime/sampler.js';
 import type { GPT } from './model.js';
 import type { SamplingOptions } from './sampling.js';
 
@@ -123,19 +124,5 @@ export function logSumExp(x: ArrayLike<number>): number {
 
 /** Indices of the k largest values, largest first (ties: lower index first). */
 export function topKIndices(x: ArrayLike<number>, k: number): number[] {
-  const n = Math.min(Math.max(0, Math.floor(k)), x.length);
-  const idx: number[] = [];
-  if (n === 0) return idx;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    if (idx.length === n && !(v > x[idx[n - 1]!]!)) continue;
-    let j = idx.length < n ? idx.length : n - 1;
-    if (idx.length < n) idx.push(i);
-    while (j > 0 && x[idx[j - 1]!]! < v) {
-      idx[j] = idx[j - 1]!;
-      j--;
-    }
-    idx[j] = i;
-  }
-  return idx;
+  return topIndices(x, Math.max(0, Math.floor(k)));
 }

@@ -10,7 +10,7 @@
 import * as T from '../engine/index.js';
 import { input } from '../engine/ops/core.js';
 import type { TypedArray } from '../engine/dtype.js';
-import { MASKED, patternKey, visible } from '../nn/attention-pattern.js';
+import { MASKED, visible } from '../nn/attention-pattern.js';
 import { gridIds, type Transformer } from '../nn/transformer.js';
 import { CompiledModule, type CompileOptions } from './compiled-module.js';
 import { KVCache } from './kv-cache.js';
@@ -88,7 +88,7 @@ export class CachedStepRunner {
           const top = T.topK(logits, out.k, -1); // (B, K), sorted descending
           outputs.top_values = top.values;
           outputs.top_ids = top.indices;
-          const m = T.max(logits, -1, true); // (B, 1)
+          const m = T.slice(top.values, [[1, 0, 1]]); // (B, 1): the largest logit, already found by top-k
           outputs.lse = T.reshape(T.add(m, T.log(T.sum(T.exp(T.sub(logits, m)), -1, true))), [B]); // log Σ exp (B)
         }
       } else if (out.kind === 'targets') {
@@ -201,7 +201,7 @@ export function stepBias(p: Parameters<typeof visible>[0], cache: KVCache, token
   const S = cache.capacity;
   const W = S + Tn;
   const m = new Float32Array(cache.rows * Tn * W).fill(MASKED);
-  const dense = patternKey(p) === 'dense';
+  const dense = p.kind === 'dense';
   for (let b = 0; b < cache.rows; b++) {
     const n = tokens[b]!.length;
     const start = cache.lengths[b]!;

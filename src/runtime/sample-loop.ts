@@ -12,7 +12,7 @@
 import { Rng } from '../nn/init.js';
 import { CachedStepRunner, type StepOutput } from './cached-step.js';
 import type { KVCache } from './kv-cache.js';
-import { buildSamplingPipeline, isGreedy, logSoftmaxAt, topLogprobs, type Sampler } from './sampler.js';
+import { buildSamplingPipeline, isGreedy, logSumExp, topLogprobs, type Sampler } from './sampler.js';
 import { applyProcessors, type LogitsProcessor, type ProcessorOptions } from './logits-processors.js';
 import { RowStopper, type DecodeBytes, type FinishReason } from './stopping.js';
 
@@ -117,12 +117,15 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
   const results: SampleResult[] = new Array(jobs.length);
   if (jobs.length === 0) return results;
   const B = Math.min(o.batch, jobs.length);
-  const cap = capacityFor(Math.max(...prompts.map((p) => p.length)) + o.maxTokens, S);
-  // the cache starts small and grows in steps of 64 slots up to `cap`: a step attends over the slots in use (about),
+  const maxPrompt = Math.max(...prompts.map((p) => p.length));
+  // the cache starts small and grows in steps of 64 slots up to the last capacity (`cap`): a step attends over the slots in use (about),
   // not the final capacity — attention over the cache is memory bound, so unused slots cost as much as used ones
   // Each capacity is its own program with its own baked copy of the weights, so growth is on only while the copies
   // stay under GROWTH_BUDGET bytes (GPT-2 small: 5 × 0.5 GB for 256 tokens; larger models decode at one capacity).
-  const steps = decodeCapacities(Math.max(...prompts.map((p) => p.length)), o.maxTokens, S, runner.model.parameterCount());
+  const steps = decodeCapacities(maxPrompt, o.maxTokens, S, runner.model.parameterCount());
+  const cap = steps[steps.length - 1]!;
+  /** The capacity for rows of up to n tokens (n ≤ cap): the first step that holds them. */
+  const capacityAtLeast = (n: number) => steps.find((c) => c >= n) ?? cap;
   let cache = runner.newCache(B, steps[0]!);
   // what the graph returns: the top K logits when the processors only look at the largest ones
   const K = greedy ? Math.max(1, o.logprobs ?? 0) : o.topK ? Math.max(o.topK, o.logprobs ?? 0) : 0;
@@ -141,7 +144,7 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
       await runner.step(c, [head], { kind: 'none' });
       prefixCache = { key, cache: c };
     }
-    if (head.length + 1 > cache.capacity) cache = cache.resized(Math.min(cap, capacityFor(head.length + 1, S)));
+    if (head.length + 1 > cache.capacity) cache = cache.resized(capacityAtLeast(head.length + 1));
     cache.copyRowFrom(prefixCache.cache, 0, row);
   };
   const rows: (Row | undefined)[] = new Array(B).fill(undefined);
@@ -198,13 +201,12 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
       }
     }
     const longest = Math.max(...rows.map((row, r) => (row ? cache.lengths[r]! + 1 : 0)));
-    if (longest > cache.capacity) cache = cache.resized(Math.min(cap, capacityFor(longest, S)));
+    if (longest > cache.capacity) cache = cache.resized(capacityAtLeast(longest));
     const step = await runner.step(cache, rows.map((row) => (row ? [row.pending] : [])), out);
     for (let r = 0; r < B; r++) {
       const row = rows[r];
       if (!row) continue;
       const i = row.generated.length;
-      let id: number;
       let lse: number;
       let raw: (t: number) => number; // raw logit of compact index t
       let idOf: (t: number) => number;
@@ -213,7 +215,7 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
         work.set(logits);
         raw = (t) => logits[t]!;
         idOf = (t) => t;
-        lse = o.logprobs !== undefined ? logits[0]! - logSoftmaxAt(logits, 0) : 0;
+        lse = o.logprobs !== undefined ? logSumExp(logits) : 0;
       } else {
         const vals = step.topValues!.subarray(r * K, (r + 1) * K);
         const ids = step.topIds!.subarray(r * K, (r + 1) * K);
@@ -224,7 +226,7 @@ export async function sampleBatched(runner: CachedStepRunner, jobs: readonly Sam
       }
       applyProcessors(pipeline.processors, work, { step: i, tokens: row.context, promptLength: row.promptLength });
       const t = pipeline.sampler.select(work, row.rng);
-      id = idOf(t);
+      const id = idOf(t);
       if (o.logprobs !== undefined) {
         row.lps.push(raw(t) - lse);
         if (full) row.tops.push(topLogprobs(step.logits!.subarray(r * V, (r + 1) * V), o.logprobs));

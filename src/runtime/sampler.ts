@@ -111,25 +111,32 @@ export interface TokenLogprob {
 /** The k most likely ids under softmax(logits) with their log-probabilities, descending (ties: lower id first). */
 export function topLogprobs(logits: Float32Array, k: number): TokenLogprob[] {
   if (!Number.isInteger(k) || k < 0) throw new Error(`k must be an integer >= 0, got ${k}`);
-  const n = Math.min(k, logits.length);
-  if (n === 0) return [];
+  if (Math.min(k, logits.length) === 0) return [];
   const lse = logSumExp(logits);
+  return topIndices(logits, k).map((id) => ({ id, logprob: logits[id]! - lse }));
+}
+
+/** Indices of the k largest values, largest first (ties: lower index first); one pass, no sort. */
+export function topIndices(x: ArrayLike<number>, k: number): number[] {
+  const n = Math.min(k, x.length);
   // sorted (descending) buffer of the best ids so far; a later id never displaces an equal earlier one
   const best: number[] = [];
-  for (let i = 0; i < logits.length; i++) {
-    const x = logits[i]!;
-    if (best.length === n && !(x > logits[best[n - 1]!]!)) continue;
+  if (n <= 0) return best;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (best.length === n && !(v > x[best[n - 1]!]!)) continue;
     let j = best.length === n ? n - 1 : best.length;
-    while (j > 0 && logits[best[j - 1]!]! < x) {
+    while (j > 0 && x[best[j - 1]!]! < v) {
       best[j] = best[j - 1]!;
       j--;
     }
     best[j] = i;
   }
-  return best.map((id) => ({ id, logprob: logits[id]! - lse }));
+  return best;
 }
 
-function logSumExp(logits: Float32Array): number {
+/** log Σ exp(logits) in float64; a NaN logit is an error. */
+export function logSumExp(logits: ArrayLike<number>): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) {
     const x = logits[i]!;
