@@ -1,11 +1,21 @@
-// GPT-3 presets against the paper's Table 2.1 (within 2%), config validation, and host-side sampling rules.
+// GPT-3 presets against the paper's Table 2.1 (within 2%), config validation, and host-side sampling rules (through the decoder's pipeline).
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { countParams, PRESETS, resolveConfig } from '../../src/lm/config.js';
 import { GPT } from '../../src/lm/model.js';
 import { Rng } from '../../src/nn/init.js';
-import { argmax, parseTemperatureSchedule, sampleToken, temperatureAt } from '../../src/lm/sampling.js';
+import { argmax, parseTemperatureSchedule, temperatureAt, type SamplingOptions } from '../../src/lm/sampling.js';
+import { applyProcessors } from '../../src/runtime/logits-processors.js';
+import { buildSamplingPipeline } from '../../src/runtime/sampler.js';
+
+/** One draw through the sampling pipeline the decoder uses (processors, then the sampler). */
+function sampleToken(logits: Float32Array, i: number, o: SamplingOptions, rng: Rng): number {
+  const { processors, sampler } = buildSamplingPipeline(o);
+  const work = Float32Array.from(logits);
+  applyProcessors(processors, work, { step: i, tokens: [], promptLength: 0 });
+  return sampler.select(work, rng);
+}
 
 describe('GPT config', () => {
   it('every GPT-3 preset is within 2% of the paper parameter count', () => {
