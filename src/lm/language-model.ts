@@ -9,6 +9,8 @@
 
 import type { ByteTokenizer, Tokenizer } from '../tokenizer/index.js';
 import { BatchScorer } from '../runtime/batch-scorer.js';
+import { beamSearch } from '../runtime/beam-search.js';
+import { CachedBeamStepper } from '../runtime/beam-stepper.js';
 import { CachedStepRunner } from '../runtime/cached-step.js';
 import { loadModel } from './checkpoint.js';
 import { Generator, type TopLogprob } from './generate.js';
@@ -26,6 +28,8 @@ export interface LoglikelihoodResult {
   logprob: number;
   /** Whether every continuation token is the model's argmax prediction. */
   isGreedy: boolean;
+  /** Number of continuation tokens scored (GPT-3's per-token normalisation divides by it). */
+  tokens?: number;
   /** Why this request could not be scored (the other requests of the call still are). */
   error?: string;
 }
@@ -79,7 +83,19 @@ export interface LanguageModel {
   score(text: string): Promise<ScoreResult>;
   /** n completions per prompt: result[p][j] is completion j of prompt p. */
   generate(prompts: string[], opts: GenerateRequestOptions): Promise<Completion[][]>;
+  /** Beam search, best hypothesis per prompt (local models; OpenAI-compatible servers have no beam search). */
+  generateBeam?(prompts: string[], opts: BeamRequestOptions): Promise<Completion[]>;
   close(): Promise<void>;
+}
+
+export interface BeamRequestOptions {
+  numBeams: number;
+  maxTokens: number;
+  /** α of the length penalty (default 1). */
+  lengthPenalty?: number;
+  /** 'gnmt': ((5 + |y|) / 6)^α, GPT-3's; 'hf' (default): |y|^α, Hugging Face's. */
+  lengthPenaltyStyle?: 'hf' | 'gnmt';
+  stop?: string[];
 }
 
 /** lm-evaluation-harness: move the context's trailing whitespace to the front of the continuation. */
@@ -233,7 +249,7 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
     return scored.map((s, i) => {
       const e = errors.get(i) ?? (s instanceof Error ? s.message : undefined);
       if (e !== undefined || s instanceof Error) return { logprob: NaN, isGreedy: false, error: e };
-      return { logprob: s.logprob, isGreedy: s.isGreedy };
+      return { logprob: s.logprob, isGreedy: s.isGreedy, tokens: s.tokenLogprobs.length };
     });
   }
 
@@ -259,6 +275,37 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
     const ids = prompts.map((p) => this.tokenizer.encode(p));
     const { rows } = await this.generateTokens(ids, opts);
     return prompts.map((_, p) => rows.slice(p * n, (p + 1) * n).map((r) => ({ text: r.text, finishReason: r.finishReason })));
+  }
+
+  /**
+   * Beam search per prompt (one at a time, W cache rows each); the prompt keeps its last blockSize − maxTokens tokens,
+   * as the harness truncates generation contexts from the left.
+   */
+  async generateBeam(prompts: string[], o: BeamRequestOptions): Promise<Completion[]> {
+    const S = this.model.config.blockSize;
+    if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1 || o.maxTokens >= S) throw new Error(`maxTokens must be an integer in [1, ${S - 1}], got ${o.maxTokens}`);
+    const eot = this.tokenizer.eotId;
+    const out: Completion[] = [];
+    for (const prompt of prompts) {
+      let ids = this.tokenizer.encode(prompt);
+      if (ids.length === 0 && eot !== undefined) ids = [eot];
+      if (ids.length === 0) throw new Error('beam search needs a non-empty prompt (the tokenizer has no end-of-text token)');
+      if (ids.length + o.maxTokens > S) ids = ids.slice(ids.length + o.maxTokens - S);
+      const [best] = await this.exclusive(() =>
+        beamSearch(new CachedBeamStepper(this.runner, o.maxTokens), ids, {
+          numBeams: o.numBeams,
+          maxTokens: o.maxTokens,
+          lengthPenalty: o.lengthPenalty,
+          lengthPenaltyStyle: o.lengthPenaltyStyle,
+          eotId: eot,
+          numReturn: 1,
+          stop: o.stop,
+          decode: (t) => this.tokenizer.decode(t),
+        }),
+      );
+      out.push({ text: best!.text ?? this.tokenizer.decode(best!.tokens), finishReason: best!.finish });
+    }
+    return out;
   }
 
   /** Per-token log-probabilities of `ids`, with the topK alternatives per position when topK > 0. */

@@ -236,6 +236,33 @@ export class OpenAICompletionsModel implements LanguageModel {
     }
   }
 
+  /**
+   * Refuse, up front, a server that does not return log-probabilities for the prompt's own tokens (echo + logprobs):
+   * llama.cpp's server, for one, returns them for generated tokens only, and a harness that sums what is there scores
+   * every choice 0 and reports chance.
+   */
+  async checkPromptLogprobs(): Promise<void> {
+    const probe = 'The quick brown fox jumps over the lazy dog.';
+    const prompt = this.tok ? this.tok.encode(probe) : probe;
+    const url = `${this.baseUrl}/v1/completions`;
+    let lp: CompletionsLogprobs;
+    let promptTokens: number;
+    try {
+      ({ lp, promptTokens } = await this.echo(prompt, 1));
+    } catch (e) {
+      throw new Error(`${url} cannot score prompts: ${(e as Error).message}. Log-likelihood and multiple-choice tasks need a server that echoes the prompt with logprobs (vLLM, tessera serve)`);
+    }
+    const n = Array.isArray(prompt) ? prompt.length : promptTokens;
+    const scored = lp.token_logprobs.slice(1, n).filter((v) => typeof v === 'number').length;
+    if (lp.tokens.length < n || scored < n - 1) {
+      throw new Error(
+        `${url} returned log-probabilities for ${scored} of the prompt's ${n - 1} scorable tokens (echo with logprobs is not supported): ` +
+          'log-likelihood and multiple-choice tasks cannot be scored against it (every choice would score 0 and the result would be chance). ' +
+          'Use a server that returns prompt logprobs (vLLM, tessera serve), or run only generate_until tasks',
+      );
+    }
+  }
+
   async maxContext(): Promise<number> {
     const n = await this.knownContext();
     if (n === undefined) throw new Error(`${this.baseUrl}/v1/models does not report a context length for '${this.name}'; pass maxContext`);
@@ -411,5 +438,5 @@ function sumRange(lp: CompletionsLogprobs, from: number, to: number): Loglikelih
       if (bestKey !== lp.tokens[i] && v < best - 1e-6) isGreedy = false;
     }
   }
-  return { logprob, isGreedy };
+  return { logprob, isGreedy, tokens: to - from };
 }
