@@ -6,16 +6,7 @@
 // The harness's rules: acc = argmax ll; acc_norm = argmax ll / characters of the choice; acc_bytes = … / UTF-8 bytes;
 // acc_mutual_info = argmax ll − ll("" → choice); ties go to the first index (numpy argmax).
 
-import {
-  bitsPerByte,
-  exactMatch,
-  harnessBleu,
-  mean,
-  perplexity,
-  squadF1Max,
-  stderrForAggregation,
-  weightedPerplexity,
-} from './metrics.js';
+import { AGGREGATIONS as METRIC_AGGREGATIONS, exactMatch, harnessBleu, harnessStderr, squadF1Max } from './metrics.js';
 
 export interface MetricSpec {
   metric: string;
@@ -208,7 +199,7 @@ export function generationMetrics(metrics: readonly MetricSpec[], gold: string |
     } else if (m.metric === 'f1') {
       out.f1 = squadF1Max(result, golds);
     } else if (m.metric === 'bleu') {
-      out.bleu = [golds, result];
+      out.bleu = [gold, result]; // the harness's bleu item: [gold, prediction], gold as the task gives it
     }
   }
   return out;
@@ -216,27 +207,21 @@ export function generationMetrics(metrics: readonly MetricSpec[], gold: string |
 
 type Aggregation = (items: unknown[]) => number;
 
+/** The harness's aggregations by name (mean, median, perplexity, weighted_perplexity, bits_per_byte, bleu, …). */
 export const AGGREGATIONS: Record<string, Aggregation> = {
-  mean: (xs) => mean(xs as number[]),
-  median: (xs) => {
-    const s = [...(xs as number[])].sort((a, b) => a - b);
-    return s[Math.floor(s.length / 2)]!;
-  },
-  perplexity: (xs) => perplexity(xs as number[]),
-  weighted_perplexity: (xs) => weightedPerplexity(xs as [number, number][]),
-  bits_per_byte: (xs) => bitsPerByte(xs as [number, number][]),
-  bleu: (xs) => harnessBleu(xs as [string[], string][]),
+  ...(METRIC_AGGREGATIONS as unknown as Record<string, Aggregation>),
+  bleu: (xs) => harnessBleu(xs as [string | string[], string][]),
 };
 
-/** Aggregate one metric's per-document values, with the harness's standard error ("N/A" for one item or none). */
+/**
+ * Aggregate one metric's per-document values, with the harness's standard error: mean_stderr for means, a bootstrap
+ * for the others it bootstraps (100 iterations at most for bleu/chrf/ter, by metric name), "N/A" for one item, for
+ * aggregations it does not bootstrap (weighted_perplexity, bits_per_byte) and with bootstrapIters 0.
+ */
 export function aggregate(spec: MetricSpec, items: unknown[], bootstrapIters: number): { value: number; stderr: number | 'N/A' } {
   const name = aggregationOf(spec);
-  const value = AGGREGATIONS[name]!(items);
-  let stderr: number | 'N/A' = 'N/A';
-  if (bootstrapIters > 0 && items.length > 1) {
-    const iters = ['bleu', 'chrf', 'chrf++', 'ter'].includes(spec.metric) ? Math.min(bootstrapIters, 100) : bootstrapIters;
-    const fn = stderrForAggregation(name, iters);
-    if (fn) stderr = fn(items);
-  }
+  const fn = AGGREGATIONS[name]!;
+  const value = fn(items);
+  const stderr = harnessStderr(spec.metric, name, items, bootstrapIters, fn as never);
   return { value, stderr };
 }
