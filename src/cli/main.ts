@@ -6,6 +6,7 @@ import { registerBench } from './commands/bench.js';
 import { registerStart } from './commands/start.js';
 import { registerLm } from './commands/lm.js';
 import { registerServe } from './commands/serve.js';
+import { registerEval } from './commands/eval.js';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ registerBench(program);
 registerStart(program);
 registerLm(program);
 registerServe(program);
+registerEval(program);
 
 try {
   await program.parseAsync(process.argv);
