@@ -207,6 +207,16 @@ export async function evaluateTask(task: Task, lm: LanguageModel, o: EvaluateOpt
   }
   if (outputType === 'generate_until' && names.size === 0) throw new Error(`task '${name}': no metric`);
 
+  // contexts that do not fit are cut from the left, as the harness does (its models keep the last max_length tokens)
+  if (K !== 'max') {
+    let cut = 0;
+    for (const p of plans) {
+      const need = (await lm.tokenize(p.context)).length + (outputType === 'generate_until' ? maxGen : 1);
+      if (need > maxContext) cut++;
+    }
+    if (cut > 0) warn(`${cut} of ${plans.length} contexts (${K}-shot) are longer than the model's ${maxContext} tokens; they are truncated from the left`);
+  }
+
   // ---- answers
   const run = { cache: o.cache, modelId: o.modelId, chunk: o.batchSize ? Math.max(o.batchSize, 1) * 4 : undefined, progress: o.progress, log: o.log, label: `${name} (${K}-shot)` };
   const llAnswers = ll.length > 0 ? await runLoglikelihood(lm, ll, run) : [];

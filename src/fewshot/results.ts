@@ -75,7 +75,8 @@ export function samplesJsonl(r: TaskResult): string {
   return r.samples.map((s) => JSON.stringify(s)).join('\n') + (r.samples.length ? '\n' : '');
 }
 
-const fmt = (v: number | 'N/A' | undefined) => (v === undefined ? '' : v === 'N/A' ? 'N/A' : Math.abs(v) >= 1000 ? v.toFixed(1) : v.toFixed(4));
+const fmt = (v: number | 'N/A' | undefined) =>
+  v === undefined ? '' : v === 'N/A' ? 'N/A' : !Number.isFinite(v) ? String(v) : Math.abs(v) >= 1e6 ? v.toExponential(3) : Math.abs(v) >= 1000 ? v.toFixed(1) : v.toFixed(4);
 
 /** The harness's summary table, in Markdown: one row per task × metric × filter. */
 export function markdownTable(entries: { key: string; r: TaskResult }[]): string {
