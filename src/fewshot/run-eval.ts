@@ -79,7 +79,8 @@ export async function openModel(o: Pick<EvalCommandOptions, 'model' | 'modelName
 export async function runEval(o: EvalCommandOptions): Promise<EvalRun> {
   const startedAt = Date.now();
   const log = o.log ?? (() => {});
-  const { configs, warnings } = findTasks(o.tasks, [...o.includePaths, BUNDLED_TASKS]);
+  // later include paths override earlier ones (the harness's order): the user's tasks win over bundled ones
+  const { configs, warnings } = findTasks(o.tasks, [BUNDLED_TASKS, ...o.includePaths]);
   warnings.forEach((w) => log(`warning: ${w}`));
   const tasks = configs.map((c) => new Task(c));
   const lm = await openModel(o);

@@ -333,7 +333,8 @@ function resolveDataFiles(f: Fields, kwargs: Record<string, unknown>): Record<st
   const paths = (v: unknown, split: string): string[] => {
     const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : undefined;
     if (!list || list.some((p) => typeof p !== 'string')) f.fail(`dataset_kwargs.data_files${split ? `.${split}` : ''}`, `must be a path or a list of paths, got ${JSON.stringify(v)}`);
-    return (list as string[]).map((p) => (isAbsolute(p) ? p : join(dir, p)));
+    // relative to the YAML file; else, as the harness (HF datasets) resolves them, relative to the working directory
+    return (list as string[]).map((p) => (isAbsolute(p) ? p : !existsSync(join(dir, p)) && existsSync(resolve(p)) ? resolve(p) : join(dir, p)));
   };
   if (df === undefined || df === null) f.fail('dataset_kwargs.data_files', 'is required with dataset_path: json (a path, a list of paths, or a split → path(s) mapping, relative to the YAML file)');
   if (typeof df === 'string' || Array.isArray(df)) return { train: paths(df, '') };

@@ -61,9 +61,9 @@ export function registerEval(program: Command): void {
       const { runEval, BUNDLED_TASKS } = await import('../../fewshot/run-eval.js');
       if (o.listTasks) {
         const { listTasks } = await import('../../fewshot/task-config.js');
-        const list = listTasks([...(o.includePath as string[]), BUNDLED_TASKS]);
+        const list = listTasks([BUNDLED_TASKS, ...(o.includePath as string[])]);
         if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);
-        else for (const t of list) process.stdout.write(`${typeof t === 'string' ? t : `${t.task}\t${t.path}`}\n`);
+        else for (const t of list) process.stdout.write(`${t.task}\t${t.kind}${t.output_type ? `\t${t.output_type}` : ''}\t${t.path ?? (t.tasks ?? []).join(',')}\n`);
         return;
       }
       if (!o.model) throw new Error('eval: --model DIR|URL is required');
