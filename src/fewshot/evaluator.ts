@@ -353,7 +353,9 @@ function genRequest(task: string, context: string, kw: Record<string, unknown>, 
   if (!Number.isInteger(numBeams) || numBeams < 1) throw new Error(`task '${task}': generation_kwargs.num_beams must be a positive integer, got ${String(kw.num_beams)}`);
   const lengthPenalty = Number(kw.length_penalty ?? 1);
   if (!Number.isFinite(lengthPenalty)) throw new Error(`task '${task}': generation_kwargs.length_penalty must be a number, got ${String(kw.length_penalty)}`);
-  const style = kw.length_penalty_style ?? 'gnmt';
+  // default: Hugging Face's |y|^α, what the harness's hf backend runs for the same YAML; GPT-3's setting is
+  // length_penalty_style: gnmt (((5 + |y|) / 6)^α) with num_beams: 4, length_penalty: 0.6
+  const style = kw.length_penalty_style ?? 'hf';
   if (style !== 'gnmt' && style !== 'hf') throw new Error(`task '${task}': generation_kwargs.length_penalty_style must be 'gnmt' or 'hf', got ${String(style)}`);
   return { context, until: until as string[], maxGenToks, temperature, numBeams, lengthPenalty, lengthPenaltyStyle: style, seed: Number(kw.seed ?? 1234) };
 }
