@@ -151,6 +151,7 @@ export async function evaluateTask(task: Task, lm: LanguageModel, o: EvaluateOpt
   const metrics = metricsOf(name, outputType, cfg.metric_list as MetricSpec[] | undefined);
   const names = new Set(metrics.map((m) => m.metric));
   const K: NumFewshot = o.numFewshot ?? cfg.num_fewshot ?? 0;
+  if (K !== 'max' && !(Number.isInteger(K) && K >= 0)) throw new Error(`task '${name}': num_fewshot must be an integer ≥ 0 or 'max', got ${String(K)}`);
   const seed = o.seed ?? 1234;
   const allDocs = task.evalDocs();
   const docs = allDocs.slice(0, limitDocs(allDocs.length, o.limit));
@@ -373,7 +374,14 @@ async function packedContext(task: Task, doc: Doc, lm: LanguageModel, rnd: PyRan
   const pool = task.fewshotPoolSize(doc);
   const n = Math.min(cap, pool);
   const examples = task.drawExamples(doc, n, rnd);
-  const tail = task.config.output_type === 'multiple_choice' ? Math.max(0, ...(await Promise.all(task.docToChoice(doc).map(async (c) => (await lm.tokenize(task.targetDelimiter + c)).length)))) : maxGen;
+  // room kept after the context: the longest choice, the target (loglikelihood), or the generation budget
+  const ot = task.config.output_type;
+  const tail =
+    ot === 'multiple_choice'
+      ? Math.max(0, ...(await Promise.all(task.docToChoice(doc).map(async (c) => (await lm.tokenize(task.targetDelimiter + c)).length))))
+      : ot === 'loglikelihood'
+        ? (await lm.tokenize(targetText(task, doc, task.docToTarget(doc)))).length
+        : maxGen;
   const fits = async (k: number) => (await lm.tokenize(task.contextFromExamples(doc, examples.slice(0, k)))).length + tail <= maxContext;
   // the longest fitting prefix, by binary search (the context grows with k)
   let lo = 0;

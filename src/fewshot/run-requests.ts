@@ -33,6 +33,8 @@ export interface RunOptions {
   progress?: boolean;
   label?: string;
   log?: (line: string) => void;
+  /** Stop after a chunk with failed answers (default true). */
+  failFast?: boolean;
 }
 
 class Progress {
@@ -110,6 +112,13 @@ async function cached<R, A>(
         ids.filter((_, j) => cacheable(got[j]!)).map((i) => [unique[i], answers[i]] as const),
       );
       progress.add(ids.length);
+      // stop at the first chunk with failed answers (a server that times out): what succeeded is cached, and a re-run
+      // asks only for the rest
+      const bad = ids.findIndex((_, j) => !cacheable(got[j]!));
+      if (bad >= 0 && o.failFast !== false) {
+        const err = (got[bad] as { error?: string }).error;
+        throw new Error(`${o.label ?? kind}: ${err ?? 'a request failed'} (${ids.length - ids.filter((_, j) => !cacheable(got[j]!)).length} answers of this chunk and all earlier ones are in the cache; re-run to continue)`);
+      }
     }
   } finally {
     progress.stop();

@@ -192,10 +192,10 @@ describe('bad input', () => {
       assert.equal(r.stdout, '');
     }
     // runEval itself: a fractional K
-    await assert.rejects(runEval(evalOpts({ tasks: ['ev_mc'], numFewshot: [1.5] })), /non-negative integer, got 1\.5/);
+    await assert.rejects(runEval(evalOpts({ tasks: ['ev_mc'], numFewshot: [1.5] })), /num_fewshot must be an integer ≥ 0 or 'max', got 1\.5/);
   });
 
-  test('runEval refuses a negative K', { todo: 'evaluator.ts evaluateTask: numFewshot -1 runs as 0-shot and reports n-shot -1 (only the CLI validates K)' }, async () => {
+  test('runEval refuses a negative K', async () => {
     await assert.rejects(runEval(evalOpts({ tasks: ['ev_mc'], numFewshot: [-1] })), /-1/);
   });
 

@@ -100,7 +100,6 @@ describe("K = 'max'", () => {
 
   test(
     'loglikelihood: each context plus its target fits',
-    { todo: "evaluator.ts packedContext reserves no room for a loglikelihood task's target (tail = maxGen = 0): contexts fill all 128 tokens" },
     async () => {
       const t = task('ev_ll');
       const r = await evaluateTask(t, lm, { numFewshot: 'max', modelId: 'tiny', bootstrapIters: 0 });
@@ -320,12 +319,12 @@ describe('request cache', () => {
 });
 
 describe('beam search in generate_until tasks', () => {
-  test('num_beams 4, length_penalty 0.6: each generation is generateBeam’s best beam with the same settings', async () => {
+  test('num_beams 4, length_penalty 0.6: each generation is generateBeam’s best beam with the same settings (Hugging Face's |y|^α, the default)', async () => {
     for (const k of [0, 1]) {
       const r = await evaluateTask(task('ev_beam'), lm, { numFewshot: k, modelId: 'tiny', bootstrapIters: 0 });
       assert.equal(r.samples.length, 6);
       const contexts = r.samples.map(contextOf);
-      const beams = await lm.generateBeam(contexts, { numBeams: 4, maxTokens: 8, lengthPenalty: 0.6, lengthPenaltyStyle: 'gnmt', stop: ['\n'] });
+      const beams = await lm.generateBeam(contexts, { numBeams: 4, maxTokens: 8, lengthPenalty: 0.6, lengthPenaltyStyle: 'hf', stop: ['\n'] });
       assert.deepEqual(r.samples.map((s) => s.resps[0]), beams.map((b) => [b.text]));
       for (const s of r.samples) assert.ok(!String((s.resps[0] as string[])[0]).includes('\n'), 'stopped at the newline');
       const args = r.samples[0]!.arguments.gen_args_0!.arg_1 as Record<string, unknown>;
