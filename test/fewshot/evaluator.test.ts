@@ -319,7 +319,7 @@ describe('request cache', () => {
 });
 
 describe('beam search in generate_until tasks', () => {
-  test('num_beams 4, length_penalty 0.6: each generation is generateBeam’s best beam with the same settings (Hugging Face's |y|^α, the default)', async () => {
+  test('num_beams 4, length_penalty 0.6: each generation is generateBeam’s best beam with the same settings (Hugging Face’s |y|^α, the default)', async () => {
     for (const k of [0, 1]) {
       const r = await evaluateTask(task('ev_beam'), lm, { numFewshot: k, modelId: 'tiny', bootstrapIters: 0 });
       assert.equal(r.samples.length, 6);
