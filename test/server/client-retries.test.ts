@@ -135,8 +135,8 @@ describe('OpenAICompletionsModel transport', () => {
     const c = new OpenAICompletionsModel({ baseUrl: url, model: 'm', tokenizer: new BytesTokenizer({ eot: true }), maxContext: 64 });
     const r = await c.loglikelihood([{ context: 'ab', continuation: 'cd' }, { context: 'abc', continuation: 'd' }]);
     assert.deepEqual(r, [
-      { logprob: -2, isGreedy: true },
-      { logprob: -1, isGreedy: true },
+      { logprob: -2, isGreedy: true, tokens: 2 },
+      { logprob: -1, isGreedy: true, tokens: 1 },
     ]);
     assert.equal(seen[0], 0);
     assert.deepEqual(seen.slice(-1), [1]);
