@@ -43,7 +43,10 @@ export const ICL_SIZES: Record<string, IclModelShape> = {
 };
 
 export const ICL_DEFAULTS = {
-  /** About 20 minutes for the whole demo on 2 quiet cores (training ≈ 0.07 + 0.26 + 0.9 s per step). */
+  /**
+   * Measured: 1,709 s for the whole demo on the shared 2-core machine (load ≈ 4: training tiny 235 s, small 480 s,
+   * medium 879 s; evaluation 106 s); about 20 minutes expected on quiet cores (~30k, 8k, 2.3k tokens/s).
+   */
   steps: 900,
   batch: 8,
   blockSize: 256,
@@ -87,6 +90,8 @@ export interface IclCell {
   /** Standard error of that mean: sqrt(Σ stderr_task²) / tasks. */
   stderr: number;
   perTask: Record<string, number>;
+  /** K > 0: exact match minus the zero-shot one, paired over the same documents, with its standard error. */
+  gain?: { mean: number; stderr: number; docs: number };
 }
 
 export interface IclDemoResult {
@@ -204,13 +209,31 @@ async function trainSize(name: string, cfg: GptConfig, shape: IclModelShape, dir
   return { name, dir, params, steps, trainSeconds: seconds, valLoss: r.val_loss, config: cfg };
 }
 
-/** Mean exact match over tasks per (model, K), with the stderr of the mean. */
+/** Per-document exact match (filter "strip"), keyed "task\u0000doc_id". */
+function docScores(r: TaskResult): Map<string, number> {
+  return new Map(r.samples.filter((s) => s.filter === 'strip').map((s) => [`${r.task}\u0000${s.doc_id}`, Number(s.exact_match)]));
+}
+
+/** Mean and standard error of the paired per-document differences hi − lo. */
+export function pairedGain(lo: TaskResult[], hi: TaskResult[]): { mean: number; stderr: number; docs: number } {
+  const base = new Map<string, number>();
+  for (const r of lo) for (const [k, v] of docScores(r)) base.set(k, v);
+  const d: number[] = [];
+  for (const r of hi) for (const [k, v] of docScores(r)) if (base.has(k)) d.push(v - base.get(k)!);
+  const n = d.length;
+  const mean = n ? d.reduce((a, b) => a + b, 0) / n : NaN;
+  const sd = n > 1 ? Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : NaN;
+  return { mean, stderr: sd / Math.sqrt(n), docs: n };
+}
+
+/** Mean exact match over tasks per (model, K), with the stderr of the mean, and the paired gain over K = 0. */
 export function summarize(model: string, params: number, results: TaskResult[]): IclCell[] {
   const byK = new Map<number, TaskResult[]>();
   for (const r of results) {
     const k = r.numFewshot as number;
     byK.set(k, [...(byK.get(k) ?? []), r]);
   }
+  const zero = byK.get(0);
   return [...byK].sort((a, b) => a[0] - b[0]).map(([k, rs]) => {
     const acc = rs.map((r) => Number(r.metrics['exact_match,strip'] ?? NaN));
     const se = rs.map((r) => {
@@ -224,6 +247,7 @@ export function summarize(model: string, params: number, results: TaskResult[]):
       accuracy: acc.reduce((a, b) => a + b, 0) / rs.length,
       stderr: Math.sqrt(se.reduce((a, b) => a + b * b, 0)) / rs.length,
       perTask: Object.fromEntries(rs.map((r, i) => [r.task, acc[i]!])),
+      ...(k > 0 && zero ? { gain: pairedGain(zero, rs) } : {}),
     };
   });
 }
@@ -231,16 +255,24 @@ export function summarize(model: string, params: number, results: TaskResult[]):
 const pct = (x: number) => (100 * x).toFixed(1);
 const paramsText = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e3).toFixed(0)}k`);
 
-/** The size × K table (mean exact match over the tasks, %, ± stderr). */
+/** The size × K table (mean exact match over the tasks, %, ± stderr) and the largest K's paired gain over K = 0. */
 export function iclTable(cells: IclCell[], shots: number[]): string {
   const models = [...new Set(cells.map((c) => c.model))];
-  const lines = [`| model | params | ${shots.map((k) => `K=${k}`).join(' | ')} |`, `|---|---:|${shots.map(() => '---:').join('|')}|`];
+  const top = shots[shots.length - 1]!;
+  const gainCol = top > 0 && shots.includes(0);
+  const lines = [
+    `| model | params | ${shots.map((k) => `K=${k}`).join(' | ')} |${gainCol ? ` K=${top} − K=0 |` : ''}`,
+    `|---|---:|${shots.map(() => '---:').join('|')}|${gainCol ? '---:|' : ''}`,
+  ];
   for (const m of models) {
     const row = cells.filter((c) => c.model === m);
-    lines.push(`| ${m} | ${paramsText(row[0]!.params)} | ${shots.map((k) => {
+    const cellsText = shots.map((k) => {
       const c = row.find((x) => x.k === k);
       return c ? `${pct(c.accuracy)} ± ${pct(c.stderr)}` : '';
-    }).join(' | ')} |`);
+    });
+    const g = row.find((x) => x.k === top)?.gain;
+    const gainText = gainCol ? ` ${g ? `${g.mean >= 0 ? '+' : ''}${pct(g.mean)} ± ${pct(g.stderr)}` : ''} |` : '';
+    lines.push(`| ${m} | ${paramsText(row[0]!.params)} | ${cellsText.join(' | ')} |${gainText}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -367,6 +399,7 @@ export async function runIclDemo(o: IclDemoOptions): Promise<IclDemoResult> {
       '# In-context learning: mean exact match (%) over the word-rule tasks',
       '',
       `Held-out words, ${limit} per task, ${tasks.length} tasks; ± is the standard error of the mean over tasks. K = examples in context (K = 0: the description alone).`,
+      'The last column is the few-shot gain over zero-shot, paired over the same documents (percentage points ± its standard error).',
       `Training: ${steps} steps of ${batch} × ${blockSize} byte tokens per model on ${ICL_DEFAULTS.corpus} + task text (${(100 * taskShare).toFixed(0)}% of characters).`,
       '',
       table,

@@ -10,7 +10,8 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { PyRandom } from '../../src/fewshot/py-random.js';
 import { corpusWords, ICL_RULES, splitWords, trainingDocument, trainingDocuments, rngFor, writeIclTasks, type WordSplit } from '../../src/fewshot/icl-tasks.js';
-import { runIclDemo } from '../../src/fewshot/icl-demo.js';
+import { pairedGain, runIclDemo } from '../../src/fewshot/icl-demo.js';
+import type { TaskResult } from '../../src/fewshot/evaluator.js';
 import { loadTaskConfig } from '../../src/fewshot/task-config.js';
 import { Task } from '../../src/fewshot/task.js';
 
@@ -120,6 +121,14 @@ test('evaluation tasks: YAML + JSONL that the task loader reads; contexts in the
   }
 });
 
+test('paired gain: per-document differences over the documents both K share', () => {
+  const result = (task: string, scores: number[]) => ({ task, samples: scores.map((v, i) => ({ doc_id: i, filter: 'strip', exact_match: v })) }) as unknown as TaskResult;
+  const g = pairedGain([result('t', [0, 0, 1, 0])], [result('t', [1, 0, 1, 1]), result('u', [1])]);
+  assert.equal(g.docs, 4);
+  assert.equal(g.mean, 0.5);
+  assert.ok(Math.abs(g.stderr - Math.sqrt(1 / 3) / 2) < 1e-12);
+});
+
 test('end to end: two tiny models, a few steps, K = 0 and 1; a re-run reuses models and answers', { timeout: 120_000 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'icl-demo-'));
   try {
@@ -134,8 +143,8 @@ test('end to end: two tiny models, a few steps, K = 0 and 1; a re-run reuses mod
     for (const c of r.cells) assert.ok(c.accuracy >= 0 && c.accuracy <= 1 && Object.keys(c.perTask).length === ICL_RULES.length);
     const rows = printed.split('\n').filter((l) => l.startsWith('|'));
     assert.equal(rows.length, 4, printed); // header, rule, one row per model
-    assert.match(rows[0]!, /\| model \| params \| K=0 \| K=1 \|/);
-    assert.match(rows[2]!, /^\| a \| \d+k \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \|$/);
+    assert.match(rows[0]!, /^\| model \| params \| K=0 \| K=1 \| K=1 − K=0 \|$/);
+    assert.match(rows[2]!, /^\| a \| \d+k \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \| [+-][\d.]+ ± ([\d.]+|NaN) \|$/);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     assert.ok(results.results['a/icl_reverse@0shot']);
     assert.equal(results.results['b/icl_uppercase@1shot'].sample_len, 2);
