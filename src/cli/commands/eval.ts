@@ -99,12 +99,14 @@ export function registerEval(program: Command): void {
     });
   ev.command('icl-demo')
     .description('the in-context-learning experiment: train three model sizes on text + generated task text, then zero-/one-/few-shot accuracy')
-    .option('--output-path <dir>', 'where models, results and the plot go', 'runs/icl-demo')
+    .option('--output-path <dir>', 'where models, results and the plot go (default runs/icl-demo)')
     .option('--steps <n>', 'training steps per model', int('--steps', 1))
     .option('--sizes <list>', 'model sizes to train (comma-separated names: tiny,small,medium)')
     .option('--json', 'print the results as JSON')
-    .action(async (o: Record<string, any>) => {
+    .action(async (_o: Record<string, any>, cmd: Command) => {
+      // the parent `eval` defines --output-path and --json too and commander hands them to it: read both levels
+      const o = cmd.optsWithGlobals() as Record<string, any>;
       const { runIclDemo } = await import('../../fewshot/icl-demo.js');
-      await runIclDemo({ outputPath: o.outputPath, steps: o.steps, sizes: o.sizes?.split(','), json: !!o.json, log: (l: string) => process.stderr.write(`${l}\n`) });
+      await runIclDemo({ outputPath: o.outputPath ?? 'runs/icl-demo', steps: o.steps, sizes: o.sizes?.split(','), json: !!o.json, log: (l: string) => process.stderr.write(`${l}\n`) });
     });
 }
