@@ -356,3 +356,21 @@ describe('beam search in generate_until tasks', () => {
     });
   });
 });
+
+describe('contexts longer than the model', () => {
+  test('are cut from the left with a warning naming the task, K and how many; scores stay those of the kept tokens', async () => {
+    // 40 examples of ~10 bytes each cannot fit 128 tokens
+    const t = task('ev_mc');
+    const r = await evaluateTask(t, lm, { numFewshot: 20, modelId: 'tiny', bootstrapIters: 0 });
+    const w = r.warnings.find((m) => m.includes('truncated from the left'));
+    assert.ok(w, `a truncation warning among ${JSON.stringify(r.warnings)}`);
+    assert.match(w!, /\d+ of 8 contexts \(20-shot\) are longer than the model's 128 tokens/);
+    // the kept window: the last 129 tokens of context + continuation, as the harness's models keep them
+    const s = r.samples[0]!;
+    const [ctx, cont] = [String(s.arguments.gen_args_0!.arg_0), String(s.arguments.gen_args_0!.arg_1)];
+    const ids = await lm.tokenize(ctx);
+    assert.ok(ids.length > BLOCK);
+    const [direct] = await lm.loglikelihood([{ context: ctx.slice(-200), continuation: cont }]);
+    assert.ok(Math.abs(Number((s.filtered_resps[0] as string[])[0]) - direct!.logprob) < 1e-4, 'only the last tokens count');
+  });
+});
