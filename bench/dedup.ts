@@ -54,6 +54,7 @@ for (let i = 0; i < samples; i++) {
   texts[i] = buf.join(' ');
 }
 // Planted pairs (source < target, all indices distinct); a tenth lie inside the subset.
+if (2 * Math.ceil(pairs / 10) > subset || 2 * pairs > samples) throw new Error('too many pairs for the corpus');
 const planted: [number, number][] = [];
 const used = new Set<number>();
 const pick = (limit: number): number => {
@@ -90,7 +91,8 @@ function isDup(c: string, k: string): boolean {
   for (const [g, a] of cc) ov += Math.min(a, kc.get(g) ?? 0);
   return tc.length > 0 && 2 * ov >= tc.length;
 }
-const plantedTrue = planted.filter(([a, b]) => isDup(texts[b], texts[a])).length;
+const plantedMisses = planted.flatMap(([a, b], p) => (isDup(texts[b], texts[a]) ? [] : [p]));
+const plantedTrue = pairs - plantedMisses.length;
 
 const rssBefore = process.resourceUsage().maxRSS;
 const result = dedupe(texts);
@@ -157,6 +159,7 @@ const report = {
   planted: pairs,
   plantedTrueDuplicates: plantedTrue,
   plantedFound: found,
+  plantedNotDupByRule: plantedMisses.map((p) => `#${p} rate ${rates[p % rates.length]}`).join('; ') || 'none',
   peakRssMiB: Math.round(rssAfter / 1024),
   rssBeforeDedupMiB: Math.round(rssBefore / 1024),
   subset,
@@ -166,4 +169,5 @@ const report = {
 };
 if (process.argv.includes('--json')) console.log(JSON.stringify(report));
 else for (const [k, v] of Object.entries(report)) console.log(`${k.padEnd(24)} ${v}`);
-if (found !== plantedTrue || plantedTrue !== pairs || mismatches !== 0) process.exitCode = 1;
+// Every planted pair that satisfies the rule must be found (a few 14%-replacement pairs fall below it).
+if (found !== plantedTrue || mismatches !== 0) process.exitCode = 1;
