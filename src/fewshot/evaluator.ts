@@ -24,6 +24,7 @@ import {
   type MetricValue,
 } from './scoring.js';
 import type { Task } from './task.js';
+import { pyFloatRepr, pyStr } from './templates.js';
 
 export type Doc = Record<string, unknown>;
 export type NumFewshot = number | 'max';
@@ -92,23 +93,8 @@ function pyJsonIndent(v: unknown): string {
   return JSON.stringify(v, null, 2) ?? 'null';
 }
 
-/** The harness's str() of a target: ints as digits, lists Python-style. */
-function pyStr(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (Array.isArray(v)) return `[${v.map((x) => (typeof x === 'string' ? `'${x.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'` : pyStr(x))).join(', ')}]`;
-  if (typeof v === 'boolean') return v ? 'True' : 'False';
-  if (v === null || v === undefined) return 'None';
-  return String(v);
-}
-
-/** The harness writes responses through str(): floats Python-style, booleans True/False. */
-function pyFloat(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
-  const s = String(x);
-  return /[.e]/.test(s) ? s.replace(/e([+-])(\d)$/, 'e$10$2') : `${s}.0`;
-}
-const llResp = (a: LlResult) => [pyFloat(a.ll), a.greedy ? 'True' : 'False'];
+/** The harness writes responses through str(): floats Python-style (templates.ts's repr), booleans True/False. */
+const llResp = (a: LlResult) => [pyFloatRepr(a.ll), a.greedy ? 'True' : 'False'];
 
 interface DocPlan {
   doc: Doc;
@@ -262,8 +248,8 @@ export async function evaluateTask(task: Task, lm: LanguageModel, o: EvaluateOpt
         const a = rollingAnswers[p.rollingIndex]!;
         values = rollingMetrics(metrics, a.ll, p.rolling!);
         args.push([p.rolling!]);
-        resps = [[pyFloat(a.ll)]];
-        filtered = [pyFloat(a.ll)];
+        resps = [[pyFloatRepr(a.ll)]];
+        filtered = [pyFloatRepr(a.ll)];
       } else {
         const text = genAnswers[p.genIndex]!;
         const f = applyPipeline(pipe, [text]);
