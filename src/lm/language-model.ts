@@ -81,6 +81,8 @@ export interface LanguageModel {
   loglikelihood(reqs: LoglikelihoodRequest[]): Promise<LoglikelihoodResult[]>;
   loglikelihoodRolling(texts: string[]): Promise<RollingResult[]>;
   score(text: string): Promise<ScoreResult>;
+  /** score() of many texts, batched where the model can (optional; callers fall back to score per text). */
+  scoreMany?(texts: string[]): Promise<ScoreResult[]>;
   /** n completions per prompt: result[p][j] is completion j of prompt p. */
   generate(prompts: string[], opts: GenerateRequestOptions): Promise<Completion[][]>;
   /** Beam search, best hypothesis per prompt (local models; OpenAI-compatible servers have no beam search). */
@@ -268,6 +270,13 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
     if (ids.length === 0) return { tokens: [], logprobs: [] };
     const [r] = await this.exclusive(() => this.scorer.tokenLogprobs([ids]));
     return { tokens: ids, logprobs: r!.logprobs };
+  }
+
+  /** score() of many texts in shared batches (same results as calling score on each). */
+  async scoreMany(texts: string[]): Promise<ScoreResult[]> {
+    const ids = texts.map((t) => this.tokenizer.encode(t));
+    const r = await this.exclusive(() => this.scorer.tokenLogprobs(ids));
+    return ids.map((tokens, i) => ({ tokens, logprobs: r[i]!.logprobs }));
   }
 
   async generate(prompts: string[], opts: GenerateRequestOptions): Promise<Completion[][]> {

@@ -28,7 +28,7 @@ function print(json: boolean, obj: unknown, human: () => string): void {
 }
 
 /** The tokenizer to query an index with: --tokenizer, else the one recorded in (or saved with) the index. */
-function queryTokenizer(dir: string, spec: string | undefined): Tokenizer {
+export function queryTokenizer(dir: string, spec: string | undefined): Tokenizer {
   if (spec !== undefined) return loadTokenizer(spec);
   const mpath = join(dir, MANIFEST_NAME);
   if (!existsSync(mpath)) CorpusIndex.open(dir); // throws the right "missing" error
