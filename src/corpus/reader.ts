@@ -87,6 +87,45 @@ export class CorpusIndex {
     return n;
   }
 
+  /** The shard holding global document `docIndex` and its local number there; RangeError when out of range. */
+  private docLocation(docIndex: number): { shard: Shard; local: number } {
+    if (!Number.isInteger(docIndex) || docIndex < 0 || docIndex >= this.totalDocs) {
+      throw new RangeError(`document ${docIndex} is out of range: the index has documents 0..${this.totalDocs - 1}`);
+    }
+    // shards are in corpus order: the last one whose first document is <= docIndex
+    const sh = this.shards;
+    let lo = 0;
+    let hi = sh.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (sh[mid]!.meta.firstDoc <= docIndex) lo = mid;
+      else hi = mid - 1;
+    }
+    return { shard: sh[lo]!, local: docIndex - sh[lo]!.meta.firstDoc };
+  }
+
+  /** Length in tokens of global document `docIndex` (corpus order, across shards). */
+  documentLength(docIndex: number): number {
+    const { shard, local } = this.docLocation(docIndex);
+    return shard.starts[local + 1]! - shard.starts[local]!;
+  }
+
+  /** Id of global document `docIndex`. */
+  documentId(docIndex: number): string {
+    const { shard, local } = this.docLocation(docIndex);
+    return shard.ids[local]!;
+  }
+
+  /** Tokens [offset, offset + length) of global document `docIndex`; RangeError unless the range lies inside it. */
+  documentTokens(docIndex: number, offset: number, length: number): number[] {
+    const { shard, local } = this.docLocation(docIndex);
+    const n = shard.starts[local + 1]! - shard.starts[local]!;
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > n) {
+      throw new RangeError(`tokens [${offset}, ${offset + length}) are out of range: document ${docIndex} has ${n} tokens`);
+    }
+    return length === 0 ? [] : shard.tokens(shard.starts[local]! + offset, length);
+  }
+
   /** Tokenize a text query (token-id arrays pass through). */
   encode(q: Query): number[] {
     if (typeof q !== 'string') return toTokens(q);
