@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuJiffies, HZ, waitQuiet as waitQuietFor } from './machine.js';
 import { median } from './stats.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -44,58 +45,9 @@ mkdirSync(outDir, { recursive: true });
 
 type Json = Record<string, unknown>;
 
-// ---- machine state ------------------------------------------------------------------------------------------
+// ---- machine state: bench/machine.ts ------------------------------------------------------------------------
 
-function loadAvg1(): number {
-  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-}
-
-/** Busy and total jiffies of all CPUs (the "cpu" line of /proc/stat). */
-function cpuJiffies(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = f[3]! + f[4]!;
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
-
-const HZ = 100; // USER_HZ
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Cores busy over the next `ms` milliseconds (whole machine). */
-async function busyCores(ms: number): Promise<number> {
-  const a = cpuJiffies();
-  await sleep(ms);
-  const b = cpuJiffies();
-  return (b.busy - a.busy) / HZ / (ms / 1000);
-}
-
-/**
- * Wait until the machine is quiet: two consecutive 3-second samples with less than --max-others cores busy, and the
- * 1-minute load below --max-load or falling (our own previous run keeps the 1-minute average up for a minute after
- * it ends; a falling average with idle cores is that decay). Gives up after --wait-s and says so.
- */
-async function waitQuiet(): Promise<{ load: number; busy: number; waited_s: number }> {
-  const t0 = Date.now();
-  let quietSamples = 0;
-  let prevLoad = Infinity;
-  let lastNote = 0;
-  for (;;) {
-    const busy = await busyCores(3000);
-    const load = loadAvg1();
-    const waited = (Date.now() - t0) / 1000;
-    quietSamples = busy < maxOthers && (load < maxLoad || load < prevLoad || (load === prevLoad && quietSamples > 0)) ? quietSamples + 1 : 0;
-    prevLoad = load;
-    if (quietSamples >= 2) return { load, busy, waited_s: waited };
-    if (waited > waitS) {
-      process.stderr.write(`warning: machine still busy after ${waitS}s (load ${load}, ${busy.toFixed(2)} cores busy); running anyway\n`);
-      return { load, busy, waited_s: waited };
-    }
-    if (waited - lastNote >= 60) {
-      lastNote = waited;
-      process.stderr.write(`waiting for a quiet machine: load ${load}, ${busy.toFixed(2)} cores busy\n`);
-    }
-  }
-}
+const waitQuiet = () => waitQuietFor({ maxOthers, maxLoad, waitS });
 
 /** Run a benchmark process; returns its last JSON line plus how busy the other processes were meanwhile. */
 async function runJson(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Json> {

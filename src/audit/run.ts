@@ -229,6 +229,11 @@ export async function runAudit(o: AuditRunOptions): Promise<AuditRun> {
       notes,
       timings,
     };
+    if (o.canaries) {
+      const { readCanaryManifest, canariesFound } = await import('./canaries.js');
+      const found = canariesFound(readCanaryManifest(o.canaries), samples.map((s) => s.text));
+      results.canaries_found = Object.fromEntries([...found.entries()].map(([id, rows]) => [id, rows.map((r) => samples[r]!.id)]));
+    }
     const files: AuditRun['files'] = { samples: join(o.out, 'samples.jsonl'), results: join(o.out, 'results.json') };
     writeFileAtomicSync(files.samples, samples.map((s) => JSON.stringify(s, finite)).join('\n') + (samples.length ? '\n' : ''));
     writeFileAtomicSync(files.results, JSON.stringify(results, finite, 2) + '\n');

@@ -147,6 +147,8 @@ export interface AuditResults {
   notes: string[];
   discoverable?: DiscoverableRow[];
   exposure?: ExposureRow[];
+  /** With --canaries: canary id → ids of the samples that contain its secret. */
+  canaries_found?: Record<string, number[]>;
   /** Wall-clock seconds per stage. */
   timings: Record<string, number>;
 }

@@ -7,6 +7,7 @@ import { registerStart } from './commands/start.js';
 import { registerLm } from './commands/lm.js';
 import { registerServe } from './commands/serve.js';
 import { registerEval } from './commands/eval.js';
+import { registerAudit } from './commands/audit.js';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ registerStart(program);
 registerLm(program);
 registerServe(program);
 registerEval(program);
+registerAudit(program);
 
 try {
   await program.parseAsync(process.argv);
