@@ -11,7 +11,7 @@
 //   order per round, each run after the machine is quiet; samples/hour, best and median.
 //   Shapes: gpt2-small = target 12L/12H/768, reference 6L/12H/768 (distilgpt2's shape), GPT-2 vocabulary, block
 //   1024, index over all 6,046 spam-assassin e-mails (GPT-2 BPE); demo = the audit demo's target 4L/4H/128 and
-//   reference 2L/4H/64 with its 1,024-token BPE and 256-token block (240-token samples), index over its 300 e-mails.
+//   reference 2L/4H/64 with its 1,024-token BPE and 256-token block (240-token samples), index over its 200 training e-mails.
 // verify: samples/s of M = 50-token verification (longest match, sources, spans) against the spam-assassin index,
 //   on 256-token texts half of which are e-mail passages (memorized: the full work) and half Moby-Dick (not).
 

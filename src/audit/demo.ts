@@ -39,16 +39,16 @@ export interface DemoShape {
 
 export const AUDIT_DEMO = {
   /** Training e-mails (a fixed hash order of the corpus) and held-out ones. */
-  trainMails: 300,
+  trainMails: 200,
   heldOutMails: 200,
   vocab: 1024,
   blockSize: 256,
   batch: 8,
-  steps: 1500,
+  steps: 1800,
   target: { nLayer: 4, nEmbd: 128, nHead: 4, lr: 2e-3 } as DemoShape,
   reference: { nLayer: 2, nEmbd: 64, nHead: 4, lr: 3e-3 } as DemoShape,
   repeats: [1, 2, 4, 8, 16, 32],
-  samples: 200,
+  samples: 1000,
   /** Generated tokens per sample (the prompt and the sample fit the 256-token context). */
   tokens: 240,
   minTokens: 50,
@@ -266,8 +266,9 @@ export function demoFindings(r: AuditResults, t: { val_loss: number; train_loss:
     for (const e of ex) byK.set(e.repeats, [...(byK.get(e.repeats) ?? []), e.exposure]);
     const ks = [...byK.keys()].sort((a, b) => a - b);
     const means = ks.map((k) => byK.get(k)!.reduce((a, b) => a + b, 0) / byK.get(k)!.length);
-    const rising = means.every((m, i) => i === 0 || m >= means[i - 1]! - 0.5);
-    out.push(`exposure of the target's canaries by repeats ${ks.map((k, i) => `k=${k}: ${means[i]!.toFixed(1)} bits`).join(', ')} — ${rising ? 'more repeats, more exposure' : 'not monotone in the repeats'}; the attack's samples contain ${ex.filter((e) => e.found_by_attack).length} of ${ex.length} canaries.`);
+    const ups = means.filter((m, i) => i > 0 && m > means[i - 1]!).length;
+    const trend = means[means.length - 1]! > means[0]! + 1 ? `rises with the repeats (${ups} of ${means.length - 1} steps up)` : 'does not rise with the repeats';
+    out.push(`exposure of the target's canaries by repeats (mean over formats) ${ks.map((k, i) => `k=${k}: ${means[i]!.toFixed(1)} bits`).join(', ')} — exposure ${trend}; the attack's samples contain ${ex.filter((e) => e.found_by_attack).length} of ${ex.length} canaries.`);
   }
   const disc = r.discoverable ?? [];
   if (disc.length) {
