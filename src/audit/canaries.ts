@@ -2,9 +2,11 @@
 // is 481516234", "my id is <uuid4>") inserted k times into a training corpus, each copy into a different document
 // (distinct documents while there are enough), on a line of its own at a line boundary. The manifest records every
 // canary (format, prefix, secret, repeats, the documents it went into) and each format's candidate space |R|, so
-// exposure.ts can rank the canary among unused candidates of the same format.
+// exposure.ts can rank the canary among unused candidates of the same format. Everything is drawn from one seeded
+// PRNG (mulberry32 from an FNV-1a hash of the seed), so the same corpus, options and seed give the same output.
+// A secret that already occurs in the corpus is redrawn, so each canary's secret occurs exactly `repeats` times.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCorpus } from '../data/corpora.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
@@ -74,8 +76,13 @@ export interface InsertOptions {
 export function insertCanaries(docs: readonly { id: string; text: string }[], o: InsertOptions): { docs: { id: string; text: string }[]; manifest: CanaryManifest } {
   if (docs.length === 0) throw new Error('canaries: the corpus has no documents');
   for (const k of o.repeats) if (!Number.isInteger(k) || k < 1) throw new Error(`canaries: repeats must be positive integers, got ${k}`);
-  const formats = (o.formats ?? CANARY_FORMATS.map((f) => f.name)).map(formatByName);
+  const names = o.formats ?? CANARY_FORMATS.map((f) => f.name);
+  if (names.length === 0) throw new Error('canaries: no formats given');
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new Error(`canaries: format '${dup}' given twice`);
+  const formats = names.map(formatByName);
   const seed = String(o.seed ?? 1);
+  const inCorpus = (s: string) => docs.some((d) => d.text.includes(s));
   const rand = prng(hashSeed('canaries', seed));
   const inserts = new Map<number, string[]>();
   const canaries: Canary[] = [];
@@ -83,7 +90,8 @@ export function insertCanaries(docs: readonly { id: string; text: string }[], o:
   for (const f of formats) {
     for (const k of o.repeats) {
       let secret = randomSecret(f, rand);
-      while (used.has(secret)) secret = randomSecret(f, rand);
+      const clash = (x: string) => used.has(x) || inCorpus(x) || canaries.some((c) => c.text.includes(x) || (f.prefix + x).includes(c.secret));
+      while (clash(secret)) secret = randomSecret(f, rand);
       used.add(secret);
       const text = f.prefix + secret;
       // distinct documents while there are enough (a partial Fisher–Yates draw), then any
@@ -97,7 +105,9 @@ export function insertCanaries(docs: readonly { id: string; text: string }[], o:
         } else chosen.push(Math.floor(rand() * docs.length));
       }
       for (const d of chosen) inserts.set(d, [...(inserts.get(d) ?? []), text]);
-      canaries.push({ id: `${f.name}-k${k}`, format: f.name, prefix: f.prefix, secret, text, repeats: k, docs: chosen.map((d) => docs[d]!.id) });
+      const base = `${f.name}-k${k}`;
+      const nth = canaries.filter((c) => c.id === base || c.id.startsWith(`${base}-`)).length;
+      canaries.push({ id: nth === 0 ? base : `${base}-${nth + 1}`, format: f.name, prefix: f.prefix, secret, text, repeats: k, docs: chosen.map((d) => docs[d]!.id) });
     }
   }
   const out = docs.map((d, i) => {
@@ -121,24 +131,57 @@ export function writeCanaryCorpus(spec: string, outDir: string, o: InsertOptions
   return { manifest, corpus, manifestPath };
 }
 
-/** Reads DIR/canaries.json (or a manifest file path), checking its fields. */
+type Json = Record<string, unknown>;
+
+/** Throws `${path}: ${where} …` unless v[k] has the type `check` accepts. */
+function need(path: string, where: string, v: Json, k: string, what: string, check: (x: unknown) => boolean): void {
+  if (!check(v[k])) throw new Error(`${path}: ${where}${where ? '.' : ''}${k} must be ${what}, got ${JSON.stringify(v[k]) ?? 'nothing'}`);
+}
+const isStr = (x: unknown) => typeof x === 'string';
+const isObj = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Reads DIR/canaries.json (or a manifest file path), checking every field; errors name the file and the field. */
 export function readCanaryManifest(dirOrFile: string): CanaryManifest {
-  const path = existsSync(join(dirOrFile, 'canaries.json')) ? join(dirOrFile, 'canaries.json') : dirOrFile;
-  if (!existsSync(path)) throw new Error(`${join(dirOrFile, 'canaries.json')}: no canary manifest (make one with \`tessera audit canaries\`)`);
-  let m: CanaryManifest;
+  const isDir = existsSync(dirOrFile) && statSync(dirOrFile).isDirectory();
+  const path = isDir ? join(dirOrFile, 'canaries.json') : dirOrFile;
+  if (!existsSync(path)) throw new Error(`${path}: no canary manifest (make one with \`tessera audit canaries\`)`);
+  let m: unknown;
   try {
-    m = JSON.parse(readFileSync(path, 'utf8')) as CanaryManifest;
+    m = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`${path}: not JSON (${(e as Error).message})`);
+    throw new Error(`${path}: not a JSON canary manifest (${(e as Error).message})`);
   }
-  if (m?.version !== 1) throw new Error(`${path}: field "version" must be 1, got ${JSON.stringify(m?.version)}`);
-  if (!Array.isArray(m.canaries) || !Array.isArray(m.formats)) throw new Error(`${path}: fields "canaries" and "formats" must be arrays`);
-  m.canaries.forEach((c, i) => {
-    for (const k of ['id', 'format', 'prefix', 'secret'] as const) if (typeof c[k] !== 'string') throw new Error(`${path}: canaries[${i}].${k} must be a string`);
-    if (!Number.isInteger(c.repeats) || c.repeats < 1) throw new Error(`${path}: canaries[${i}].repeats must be a positive integer`);
-    if (!m.formats.some((f) => f.name === c.format)) throw new Error(`${path}: canaries[${i}].format '${c.format}' is not in "formats"`);
+  if (!isObj(m)) throw new Error(`${path}: expected a JSON object (a canary manifest)`);
+  need(path, '', m, 'version', '1', (x) => x === 1);
+  need(path, '', m, 'seed', 'a string', isStr);
+  need(path, '', m, 'formats', 'an array', Array.isArray);
+  need(path, '', m, 'canaries', 'an array', Array.isArray);
+  const formats = m.formats as unknown[];
+  formats.forEach((f, i) => {
+    const at = `formats[${i}]`;
+    if (!isObj(f)) throw new Error(`${path}: ${at} must be an object`);
+    for (const k of ['name', 'prefix', 'alphabet']) need(path, at, f, k, 'a string', isStr);
+    need(path, at, f, 'length', 'a positive integer', (x) => Number.isInteger(x) && (x as number) > 0);
+    need(path, at, f, 'space_log2', 'a positive number', (x) => typeof x === 'number' && x > 0);
   });
-  return m;
+  const byName = new Map((formats as CanaryFormat[]).map((f) => [f.name, f]));
+  const ids = new Set<string>();
+  (m.canaries as unknown[]).forEach((c, i) => {
+    const at = `canaries[${i}]`;
+    if (!isObj(c)) throw new Error(`${path}: ${at} must be an object`);
+    for (const k of ['id', 'format', 'prefix', 'secret', 'text']) need(path, at, c, k, 'a string', isStr);
+    need(path, at, c, 'repeats', 'a positive integer', (x) => Number.isInteger(x) && (x as number) > 0);
+    need(path, at, c, 'docs', 'an array of document ids', (x) => Array.isArray(x) && x.every(isStr));
+    if ((c.docs as string[]).length !== c.repeats) throw new Error(`${path}: ${at}.docs has ${(c.docs as string[]).length} entries, expected one per copy (repeats = ${c.repeats})`);
+    const f = byName.get(c.format as string);
+    if (!f) throw new Error(`${path}: ${at}.format '${c.format}' is not in "formats"`);
+    if (c.prefix !== f.prefix) throw new Error(`${path}: ${at}.prefix ${JSON.stringify(c.prefix)} differs from format '${f.name}''s prefix ${JSON.stringify(f.prefix)}`);
+    if (c.text !== `${c.prefix}${c.secret}`) throw new Error(`${path}: ${at}.text must be prefix + secret`);
+    if ((c.secret as string).length === 0) throw new Error(`${path}: ${at}.secret is empty`);
+    if (ids.has(c.id as string)) throw new Error(`${path}: ${at}.id '${c.id}' is used twice`);
+    ids.add(c.id as string);
+  });
+  return m as unknown as CanaryManifest;
 }
 
 /** Canary id → indices of the texts that contain its secret. */
