@@ -275,7 +275,8 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
   /** score() of many texts in shared batches (same results as calling score on each). */
   async scoreMany(texts: string[]): Promise<ScoreResult[]> {
     const ids = texts.map((t) => this.tokenizer.encode(t));
-    const r = await this.exclusive(() => this.scorer.tokenLogprobs(ids));
+    // texts of similar lengths (an audit's samples): pad to a multiple of 32 tokens rather than a power of two
+    const r = await this.exclusive(() => this.scorer.tokenLogprobs(ids, 0, { lengthStep: 32 }));
     return ids.map((tokens, i) => ({ tokens, logprobs: r[i]!.logprobs }));
   }
 
