@@ -88,8 +88,8 @@ async function worker(): Promise<void> {
   const { runAudit } = await import('../src/audit/run.js');
   const tok = loadTokenizer(opt('tokenizer', 'gpt2'));
   const mk = (L: number, H: number, C: number, seed: number) => new GPT(resolveConfig(undefined, { vocabSize: tok.vocabSize, blockSize: shape.block, nLayer: L, nHead: H, nEmbd: C, dropout: 0 })).initialize(seed);
-  const target = new LocalLanguageModel(mk(shape.layers, shape.heads, shape.embd, 1), tok, { name: 'target', maxBatch: batch, scoreBatch: 16 });
-  const reference = new LocalLanguageModel(mk(shape.refLayers, shape.refHeads, shape.refEmbd, 2), tok, { name: 'reference', maxBatch: batch, scoreBatch: 16 });
+  const target = new LocalLanguageModel(mk(shape.layers, shape.heads, shape.embd, 1), tok, { name: 'target', maxBatch: batch, scoreBatch: Number(opt('score-batch', '16')) });
+  const reference = new LocalLanguageModel(mk(shape.refLayers, shape.refHeads, shape.refEmbd, 2), tok, { name: 'reference', maxBatch: batch, scoreBatch: Number(opt('score-batch', '16')) });
   const out = join(outDir, `run-${shape.name}-${process.pid}`);
   rmSync(out, { recursive: true, force: true });
   const c0 = process.cpuUsage();

@@ -275,8 +275,10 @@ export class LocalLanguageModel implements LanguageModel, TokenLevelModel {
   /** score() of many texts in shared batches (same results as calling score on each). */
   async scoreMany(texts: string[]): Promise<ScoreResult[]> {
     const ids = texts.map((t) => this.tokenizer.encode(t));
-    // texts of similar lengths (an audit's samples): pad to a multiple of 32 tokens rather than a power of two
-    const r = await this.exclusive(() => this.scorer.tokenLogprobs(ids, 0, { lengthStep: 32 }));
+    // texts of similar lengths (an audit's samples): pad windows over 256 tokens to a multiple of 32 rather than a
+    // power of two, and keep each forward's logits within 64 MiB (bench/README.md § Extraction audit)
+    const long = ids.some((x) => x.length > 257);
+    const r = await this.exclusive(() => this.scorer.tokenLogprobs(ids, 0, { ...(long ? { lengthStep: 32 } : {}), logitsBudgetBytes: 64 << 20 }));
     return ids.map((tokens, i) => ({ tokens, logprobs: r[i]!.logprobs }));
   }
 
