@@ -202,7 +202,12 @@ function liveRequests(metaSeed: number): MetricCase[] {
   return reqs;
 }
 
-const liveSkip = existsSync(PYTHON) ? false : `no Python at ${PYTHON} (set TESSERA_LM_EVAL_PYTHON)`;
+// the oracle script needs lm_eval and sacrebleu: a Python without them skips (a partial environment is no oracle)
+const liveSkip = !existsSync(PYTHON)
+  ? `no Python at ${PYTHON} (set TESSERA_LM_EVAL_PYTHON)`
+  : spawnSync(PYTHON, ['-c', 'import lm_eval, sacrebleu'], { encoding: 'utf8' }).status !== 0
+    ? `${PYTHON} lacks lm_eval or sacrebleu`
+    : false;
 
 describe('metrics match lm-evaluation-harness live', { skip: liveSkip }, () => {
   it('fresh random inputs', { timeout: 240_000 }, () => {

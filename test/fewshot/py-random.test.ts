@@ -111,7 +111,12 @@ function liveCases(metaSeed: number): RandomCase[] {
   return cases;
 }
 
-const liveSkip = existsSync(PYTHON) ? false : `no Python at ${PYTHON} (set TESSERA_LM_EVAL_PYTHON)`;
+// the oracle script needs lm_eval and sacrebleu: a Python without them skips (a partial environment is no oracle)
+const liveSkip = !existsSync(PYTHON)
+  ? `no Python at ${PYTHON} (set TESSERA_LM_EVAL_PYTHON)`
+  : spawnSync(PYTHON, ['-c', 'import lm_eval, sacrebleu'], { encoding: 'utf8' }).status !== 0
+    ? `${PYTHON} lacks lm_eval or sacrebleu`
+    : false;
 
 describe('PyRandom matches CPython live', { skip: liveSkip }, () => {
   it('fresh seeds and call sequences', { timeout: 180_000 }, () => {
