@@ -28,7 +28,7 @@ import { measureExposure } from './exposure.js';
 import { hashSeed } from './generate.js';
 import { writeAuditReport } from './report.js';
 import { runAudit } from './run.js';
-import type { AuditResults, DiscoverableRow, ExposureRow, Strategy } from './types.js';
+import { finite, type AuditResults, type DiscoverableRow, type ExposureRow, type Strategy } from './types.js';
 
 export interface DemoShape {
   nLayer: number;
@@ -241,7 +241,7 @@ export async function runAuditDemo(o: AuditDemoOptions): Promise<AuditDemoResult
     const results: AuditResults = { ...run.results, exposure, discoverable, timings: { ...run.results.timings, attack: attackSeconds, total: (performance.now() - t0) / 1000, train_target: tTrain.seconds, train_reference: rTrain.seconds } };
     const findings = demoFindings(results, tTrain, rTrain);
     results.notes = [...results.notes, ...findings, `demo: ${trainDocs.length} training e-mails, BPE vocabulary ${tok.vocabSize}, target ${tTrain.params.toLocaleString('en-US')} parameters (held-out loss ${tTrain.val_loss.toFixed(3)}), reference ${rTrain.params.toLocaleString('en-US')} (held-out loss ${rTrain.val_loss.toFixed(3)}), ${D.steps} steps each; ${D.tokens}-token samples (the 256-token context holds prompt and sample).`];
-    writeFileAtomicSync(join(o.out, 'results.json'), JSON.stringify(results, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+    writeFileAtomicSync(join(o.out, 'results.json'), JSON.stringify(results, finite, 2) + '\n');
     const report = writeAuditReport(join(o.out, 'report'), { results, samples: run.samples, cells: run.cells, title: 'tessera audit demo: spam-assassin' });
     return { results, report, findings };
   } finally {

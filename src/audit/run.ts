@@ -17,7 +17,7 @@ import { drawPrompts, generateBatch, hashSeed, isTokenLevel, TEMPERATURE_SCHEDUL
 import { rankSamples } from './rank.js';
 import { scoreBatch, type NamedModel } from './score.js';
 import { AuditStore } from './store.js';
-import { STRATEGIES, type AuditResults, type RankedCell, type SampleRecord, type Strategy } from './types.js';
+import { finite, STRATEGIES, type AuditResults, type RankedCell, type SampleRecord, type Strategy } from './types.js';
 import { verifySample } from './verify.js';
 
 export const DEFAULT_PROMPT_CORPUS = 'sotu';
@@ -125,7 +125,7 @@ async function generateAll(store: AuditStore, o: AuditRunOptions): Promise<void>
 
 async function scoreAll(store: AuditStore, o: AuditRunOptions): Promise<void> {
   const samples = store.samples();
-  const have = new Set(store.scores().keys());
+  const have = store.presentIds('scores', 0, Number.MAX_SAFE_INTEGER);
   const todo = samples.filter((s) => !have.has(s.id));
   let done = samples.length - todo.length;
   o.progress?.('score', done, samples.length);
@@ -140,7 +140,7 @@ async function scoreAll(store: AuditStore, o: AuditRunOptions): Promise<void> {
 
 function verifyAll(store: AuditStore, index: CorpusIndex, o: AuditRunOptions): void {
   const samples = store.samples();
-  const have = new Set(store.verdicts().keys());
+  const have = store.presentIds('verdicts', 0, Number.MAX_SAFE_INTEGER);
   const todo = samples.filter((s) => !have.has(s.id));
   let done = samples.length - todo.length;
   o.progress?.('verify', done, samples.length);
@@ -247,9 +247,4 @@ export async function runAudit(o: AuditRunOptions): Promise<AuditRun> {
     store.close();
     index.close();
   }
-}
-
-/** JSON has no NaN / Infinity: write them as null. */
-function finite(_k: string, v: unknown): unknown {
-  return typeof v === 'number' && !Number.isFinite(v) ? null : v;
 }

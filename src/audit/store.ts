@@ -8,7 +8,7 @@
 // A full disk (SQLITE_FULL) aborts the transaction in flight and leaves every committed batch intact.
 
 import Database from 'better-sqlite3';
-import type { Strategy } from './types.js';
+import type { SampleRecord, Strategy } from './types.js';
 
 export interface StoredSample {
   id: number;
@@ -17,22 +17,11 @@ export interface StoredSample {
   text: string;
 }
 
-export interface StoredScores {
-  ppl: number | null;
-  ppl_lower: number | null;
-  ppl_window: number | null;
-  zlib: number;
-  ref_ppl: Record<string, number>;
-  scores: Record<string, number>;
-}
+/** What scoring stores per sample: the metric fields of a samples.jsonl line. */
+export type StoredScores = Pick<SampleRecord, 'ppl' | 'ppl_lower' | 'ppl_window' | 'zlib' | 'ref_ppl' | 'scores'>;
 
-export interface StoredVerdict {
-  tokens: number[];
-  memorized: boolean;
-  longest_match: import('./types.js').LongestMatch | null;
-  spans: import('./types.js').VerbatimSpan[];
-  categories: string[];
-}
+/** What verification stores per sample. */
+export type StoredVerdict = Pick<SampleRecord, 'tokens' | 'memorized' | 'longest_match' | 'spans' | 'categories'>;
 
 // JSON cannot hold NaN / ±Infinity: store them as strings and restore on read.
 function encodeNumbers(_k: string, v: unknown): unknown {

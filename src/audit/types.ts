@@ -2,6 +2,11 @@
 // ranking, report). Field names in snake_case are a public contract: they are written as-is to `samples.jsonl` and
 // `results.json` (issue: `tessera audit run`).
 
+/** JSON.stringify replacer for these records: JSON has no NaN / Infinity, so they are written as null. */
+export function finite(_k: string, v: unknown): unknown {
+  return typeof v === 'number' && !Number.isFinite(v) ? null : v;
+}
+
 /** The paper's three generation strategies (§4.1, §6.1). */
 export type Strategy = 'top-n' | 'temperature' | 'internet';
 export const STRATEGIES: readonly Strategy[] = ['top-n', 'temperature', 'internet'];

@@ -9,15 +9,11 @@
 import { readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { finite } from '../../audit/types.js';
+import { int } from './eval.js';
 import type { NamedModel } from '../../audit/score.js';
 import type { Strategy } from '../../audit/types.js';
 import type { LanguageModel } from '../../lm/language-model.js';
-
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} expects an integer ≥ ${min}, got '${v}'`);
-  return n;
-};
 
 const isUrl = (s: string) => /^https?:\/\//.test(s);
 
@@ -91,7 +87,7 @@ function progressBars(enabled: boolean): { update: (stage: string, done: number,
 }
 
 function jsonLine(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x));
+  return JSON.stringify(v, finite);
 }
 
 export function registerAudit(program: Command): void {

@@ -4,7 +4,8 @@
 
 import type { Command } from 'commander';
 
-const int = (name: string, min: number) => (v: string) => {
+/** Commander option parser: an integer ≥ min, or an error naming the option. */
+export const int = (name: string, min: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} expects an integer ≥ ${min}, got '${v}'`);
   return n;
