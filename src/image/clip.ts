@@ -146,7 +146,7 @@ export class ClipTextEncoder extends Module {
     super();
     const tc = towerConfig(cfg.textWidth, cfg.textLayers, cfg.textHeads, cfg.textLength);
     this.token_embedding = new Embedding(cfg.textVocab, cfg.textWidth);
-    this.positional_embedding = new Embedding(cfg.textLength, cfg.textWidth, { init: normal(0.01) });
+    this.positional_embedding = new Embedding(cfg.textLength, cfg.textWidth, { init: normal(0.01), decay: false });
     this.h = Array.from({ length: cfg.textLayers }, (_, i) => new Block(tc, i));
     this.ln_final = new LayerNorm(cfg.textWidth);
     this.text_projection = new Linear(cfg.textWidth, cfg.embedDim, { bias: false, init: normal(cfg.textWidth ** -0.5) });
