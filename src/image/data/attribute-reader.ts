@@ -5,8 +5,10 @@
 // How it reads an image:
 // 1. every pixel is classified to the nearest (Euclidean RGB) of white and the six palette colours;
 // 2. the non-white pixels are grouped into 4-connected components; components smaller than `speckFraction` of the
-//    image (default 0.007 — under a third of the smallest object the renderer draws) are dropped as specks;
-// 3. per object: colour = the majority class of its pixels; shape = the best intersection-over-union match of its
+//    image (default 0.007 — under a third of the smallest object the renderer draws; at least 3 pixels) are dropped
+//    as specks;
+// 3. per object: colour = the palette colour nearest the mean of its half of pixels farthest from white (so blurred,
+//    whitened edges do not decide it); shape = the best intersection-over-union match of its
 //    pixel mask against the renderer's own circle / square / triangle drawn in boxes around its bounding box (sides
 //    L−1…L+1, L the box's longer side, shifted by up to a pixel), which is the bounding-box fill ratio test
 //    (square 1, circle π/4, upright triangle ½) made exact at small sizes; the fill ratio and aspect are reported;
@@ -44,7 +46,7 @@ export interface ReadObject {
   size: ShapeSize;
   /** Pixels in the component. */
   area: number;
-  /** Share of the component's pixels that have the majority colour. */
+  /** Share of the component's pixels classified as `color`. */
   colorShare: number;
   /** Bounding box in pixels. */
   box: { x: number; y: number; width: number; height: number };
@@ -168,7 +170,43 @@ function templateScore(
   return best;
 }
 
-function readObject(pixels: number[], classes: Uint8Array, width: number, height: number): ReadObject {
+/**
+ * Colour class of a component: the palette colour nearest the mean RGB of its "core" — the half of its pixels
+ * farthest from white. Blurred edges (palette colour mixed with white, which can land nearer another colour: red
+ * edges read orange) then do not outvote the interior, and noise averages out.
+ */
+function coreColorClass(pixels: number[], image: RgbImage): number {
+  const { data } = image;
+  const plane = image.width * image.height;
+  const whiteness = pixels.map((p) => (1 - data[p]!) ** 2 + (1 - data[plane + p]!) ** 2 + (1 - data[2 * plane + p]!) ** 2);
+  const sorted = [...whiteness].sort((a, b) => a - b);
+  const cut = sorted[Math.floor(sorted.length / 2)]!;
+  let r = 0;
+  let g = 0;
+  let b = 0;
+  let n = 0;
+  pixels.forEach((p, i) => {
+    if (whiteness[i]! < cut) return;
+    r += data[p]!;
+    g += data[plane + p]!;
+    b += data[2 * plane + p]!;
+    n++;
+  });
+  let best = 1;
+  let bestD = Infinity;
+  for (let k = 1; k < CLASS_RGB.length; k++) {
+    const c = CLASS_RGB[k]!;
+    const d = (r / n - c[0]) ** 2 + (g / n - c[1]) ** 2 + (b / n - c[2]) ** 2;
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+function readObject(pixels: number[], classes: Uint8Array, image: RgbImage): ReadObject {
+  const { width, height } = image;
   let minX = width;
   let minY = height;
   let maxX = -1;
@@ -187,8 +225,7 @@ function readObject(pixels: number[], classes: Uint8Array, width: number, height
     sumY += y + 0.5;
     votes[classes[p]!]!++;
   }
-  let colorClass = 1;
-  for (let k = 2; k < votes.length; k++) if (votes[k]! > votes[colorClass]!) colorClass = k;
+  const colorClass = coreColorClass(pixels, image);
   const box = { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 };
   const mask = new Uint8Array(width * height);
   for (const p of pixels) mask[p] = 1;
@@ -235,12 +272,12 @@ export function positionsOf(o: ReadObject): Position[] {
 export function readScene(image: RgbImage, opts: ReadOptions = {}): ReadScene {
   const { width, height } = image;
   const classes = classifyPixels(image);
-  const minArea = Math.max(2, (opts.speckFraction ?? DEFAULT_SPECK_FRACTION) * width * height);
+  const minArea = Math.max(3, (opts.speckFraction ?? DEFAULT_SPECK_FRACTION) * width * height);
   let speckPixels = 0;
   const objects: ReadObject[] = [];
   for (const pixels of components(classes, width, height)) {
     if (pixels.length < minArea) speckPixels += pixels.length;
-    else objects.push(readObject(pixels, classes, width, height));
+    else objects.push(readObject(pixels, classes, image));
   }
   objects.sort((a, b) => a.center.y - b.center.y || a.center.x - b.center.x);
   const scene: ReadScene = { objects, speckPixels };
