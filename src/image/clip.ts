@@ -54,7 +54,8 @@ export interface ClipConfig {
 
 /**
  * A small default that trains on 2 CPU cores on 32×32 images in a few minutes: 16 patches of 8×8, two 64-wide
- * layers per tower, 64-d embeddings (about 0.25 M parameters with a 1k vocabulary).
+ * layers per tower, 64-d embeddings; 0.29 M parameters with a 1k vocabulary, about 4.7 steps/s at batch 32 on 2 cores
+ * (1000 steps ≈ 4 minutes). Set textVocab / textLength / padId from the tokenizer.
  */
 export const DEFAULT_CLIP_CONFIG: ClipConfig = {
   textVocab: 1024,
