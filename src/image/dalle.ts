@@ -17,7 +17,8 @@
 // 0 … L−1 predict text (the caption and its pads) and positions L … L+hw−1 predict the image. Each prediction's logits
 // are restricted to its kind: text targets over the text range, image targets over the K image ids (DALLE-pytorch
 // 58c1e1a draws the text/image line at text_seq_len = L + 1, so the logits that predict its first image token are
-// restricted to text ids; here the line is drawn by what is predicted, which is what its mask intends).
+// restricted to text ids; here the line is drawn by what is predicted, which is what its mask intends). The text
+// loss covers every text target, pads included (as DALLE-pytorch), so a null caption teaches the pads' sequence.
 //
 // Attention (src/nn/attention-pattern.ts, with imageGrid.textLength = L + 1 so grid cell (r, c) is the input position
 // holding image code (r, c)): the paper's masks (its Fig. 11) are drawn over input positions — a query attends from
@@ -93,6 +94,13 @@ export const DEFAULT_DALLE_CONFIG: DalleConfig = {
   lossImageWeight: 7 / 8,
   nullCaptionProb: 0.1,
 };
+
+/** The default config with `overrides` (set textVocab to the caption tokenizer's vocabSize). */
+export function dalleConfig(overrides: Partial<DalleConfig> = {}): DalleConfig {
+  const c = { ...DEFAULT_DALLE_CONFIG, ...overrides };
+  validateDalleConfig(c);
+  return c;
+}
 
 export function validateDalleConfig(c: DalleConfig, where = 'DALL·E config'): void {
   for (const k of ['textVocab', 'textLength', 'imageVocab', 'gridHeight', 'gridWidth', 'nLayer', 'nHead', 'nEmbd', 'convKernel'] as const) {

@@ -259,12 +259,14 @@ describe('training', () => {
   const cfg: DalleConfig = { ...TINY, dropout: 0.1, nullCaptionProb: 0.25 };
   const common = { config: cfg, examples: examples.slice(0, 20), heldOut: examples.slice(20), steps: 24, batch: 8, lr: 1e-2, warmup: 2, seed: 4, progress: false, log: () => {} };
 
-  it('lowers the loss; a stopped and resumed run equals an uninterrupted one', async () => {
+  it('lowers the loss; a stopped and resumed run equals an uninterrupted one', async (t) => {
     const dirA = mkdtempSync(join(tmpdir(), 'dalle-a-'));
     const dirB = mkdtempSync(join(tmpdir(), 'dalle-b-'));
     try {
       const before = await evaluateDalle(new DalleModel(cfg).initialize(4), examples.slice(0, 20), 8);
       const a = await trainDalle({ ...common, out: dirA });
+      const f = (l: { text: number; image: number; total: number }) => `text ${l.text.toFixed(3)} image ${l.image.toFixed(3)} total ${l.total.toFixed(3)}`;
+      t.diagnostic(`24 steps: train ${f(before)} → ${f(a.losses.train)}; held-out ${f(a.losses.heldOut!)}`);
       assert.ok(a.losses.train.total < before.total - 0.5, `train loss ${before.total} → ${a.losses.train.total}`);
       assert.ok(a.losses.heldOut!.total < before.total, `held-out ${a.losses.heldOut!.total}`);
       assert.ok(a.losses.train.image < before.image && a.losses.train.text < before.text);
