@@ -169,6 +169,14 @@ export async function dvaeMetrics(vae: Dvae, images: readonly RgbImage[]): Promi
 
 // ---- the training run ----
 
+/** The first `batch` images (cycled when fewer) as one batch, at the final τ and β. */
+function fixedBatch(images: readonly RgbImage[], size: number, batch: number, withSchedule: boolean, s: DvaeSchedule): Batch {
+  const per = imageLength(size);
+  const x = new Float32Array(batch * per); // (B, 3, S, S)
+  for (let b = 0; b < batch; b++) x.set(images[b % images.length]!.data, b * per);
+  return withSchedule ? { x, tau: Float32Array.of(s.tauEnd), beta: Float32Array.of(s.betaEnd) } : { x };
+}
+
 export interface TrainDvaeOptions {
   images: readonly RgbImage[];
   heldOut: readonly RgbImage[];
@@ -188,6 +196,11 @@ export interface TrainDvaeOptions {
   /** Stop at this step (checkpointed, resumable). */
   stopAtStep?: number;
   checkpointInterval?: number;
+  /**
+   * Evaluate every this many steps (default steps/10, 0: never) on one fixed batch of held-out images (repeated
+   * to fill the batch) at the schedule's final τ and β, without Gumbel noise.
+   */
+  evalInterval?: number;
   /** Overrides of the scaled paper schedules. */
   schedule?: Partial<DvaeSchedule>;
   /** AdamW weight decay (default 1e-4). */
@@ -227,6 +240,8 @@ export async function trainDvae(o: TrainDvaeOptions): Promise<TrainDvaeResult> {
   const commitment = o.commitment ?? VQ_COMMITMENT;
   const model = new Dvae(config).initialize(o.seed);
   const meta = { ...o.meta, schedule, images: o.images.length };
+  const evalInterval = o.evalInterval ?? Math.max(1, Math.round(o.steps / 10));
+  const evalBatch = o.heldOut.length && evalInterval > 0 ? fixedBatch(o.heldOut, S, o.batch, gumbel, schedule) : undefined;
   const result = await train<Dvae>({
     model,
     loss: (m, d, ctx) => (gumbel ? gumbelDvaeLoss(m, d.get('x')!, d.get('tau')!, d.get('beta')!, ctx).loss : vqDvaeLoss(m, d.get('x')!, commitment).loss),
@@ -242,7 +257,8 @@ export async function trainDvae(o: TrainDvaeOptions): Promise<TrainDvaeResult> {
     adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay ?? 1e-4 },
     clip: o.clip,
     seed: o.seed,
-    checkpointInterval: o.checkpointInterval,
+    checkpointInterval: o.checkpointInterval ?? (evalBatch ? evalInterval : undefined),
+    eval: evalBatch ? { interval: evalInterval, iters: 1, batches: () => ({ next: () => evalBatch }) } : undefined,
     maxSeconds: o.maxSeconds,
     stopAtStep: o.stopAtStep,
     progress: o.progress,
