@@ -61,7 +61,10 @@ export function decodePng(bytes: Uint8Array, name: string): RgbImage {
   try {
     png = PNG.sync.read(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes));
   } catch (err) {
-    throw new Error(`${name}: corrupt PNG (${(err as Error).message})`);
+    const message = (err as Error).message;
+    // pngjs's words for image data that stops early.
+    const reason = /read requests waiting|read requests waitng|unexpected end/iu.test(message) ? 'image data ends early (truncated file)' : message;
+    throw new Error(`${name}: corrupt PNG (${reason})`);
   }
   if (png.width !== width || png.height !== height || png.data.length < 4 * width * height) {
     throw new Error(`${name}: corrupt PNG (decoded ${png.width}×${png.height}, ${png.data.length} bytes, header says ${width}×${height})`);
