@@ -191,6 +191,14 @@ describe('seeded random numbers', () => {
     assert.ok(Math.abs(mean - 0.5) < 0.03, `uniform mean ${mean}`);
     assert.ok(u.every((v) => v > 0 && v < 1));
   });
+  it('the top hash value stays below 1 (Gumbel noise stays finite)', async () => {
+    // seed 42, stream 7: index 16,478,099 hashes to k = 2^24 − 1, where (k + 0.5) / 2^24 rounds to 1 in float32
+    const at = 16_478_099;
+    const f = await T.compile((s) => ({ u: T.slice(T.randomUniform([at + 1], s, 7), [[0, at, at + 1]]), g: T.slice(T.randomGumbel([at + 1], s, 7), [[0, at, at + 1]]) }), [{ shape: [1], dtype: 'int64' }]);
+    const r = await f(BigInt64Array.of(42n));
+    assert.equal((r.u as Float32Array)[0], 1 - 2 ** -24);
+    assert.ok(Number.isFinite((r.g as Float32Array)[0]!), `gumbel ${(r.g as Float32Array)[0]}`);
+  });
   it('normal and gumbel have the right moments', async () => {
     const f = await T.compile((s) => ({ n: T.randomNormal([20000], s, 1), g: T.randomGumbel([20000], s, 2) }), [{ shape: [1], dtype: 'int64' }]);
     const r = await f(BigInt64Array.of(5n));

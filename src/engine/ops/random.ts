@@ -11,6 +11,8 @@ const M32 = 0xffffffff;
 const K_SEED = 0x3c6ef35; // < 2^26
 const K_STREAM = 0x1b873593; // < 2^29
 const K_MIX = 0x45d9f3b; // < 2^27
+/** The largest uniform value: the float32 just below 1. */
+const U_MAX = 1 - 2 ** -24;
 
 export const randomUniformOp = defineOp<{ shape: number[]; stream: number }>({
   name: 'randomUniform',
@@ -35,9 +37,10 @@ export const randomUniformOp = defineOp<{ shape: number[]; stream: number }>({
       x = mulk(x, K_MIX);
     }
     x = xor(x, shr16(x));
-    // top 24 bits → (k + 0.5) / 2^24 ∈ (0, 1)
+    // top 24 bits → (k + 0.5) / 2^24, capped at 1 − 2^-24: in float32, k + 0.5 rounds to 2^24 for k = 2^24 − 1, and
+    // u = 1 would make Gumbel noise −log(−log u) infinite; the cap keeps u in (0, 1) as documented
     const top = e.op('Cast', [e.op('Div', [x, e.scalar(256, 'int64')])], { to: { kind: 'int', value: 1 } });
-    const u = e.op('Mul', [e.op('Add', [top, e.scalar(0.5, 'float32')]), e.scalar(2 ** -24, 'float32')]);
+    const u = e.op('Min', [e.op('Mul', [e.op('Add', [top, e.scalar(0.5, 'float32')]), e.scalar(2 ** -24, 'float32')]), e.scalar(U_MAX, 'float32')]);
     e.node('Reshape', [u, e.i64(a.shape)], [out!]);
   },
 });
@@ -75,7 +78,7 @@ export function hashUniformRef(n: number, seed: number | bigint, stream = 0): Fl
       x = (x * BigInt(K_MIX)) & M;
     }
     x ^= x >> 16n;
-    out[i] = (Number(x >> 8n) + 0.5) * 2 ** -24;
+    out[i] = Math.min(Math.fround(Math.fround(Number(x >> 8n) + 0.5) * 2 ** -24), U_MAX);
   }
   return out;
 }
