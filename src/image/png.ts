@@ -185,6 +185,17 @@ export function resizeImage(
   const upscale = opts.upscale ?? 'bilinear';
   const wx = axisWeights(inW, outW, upscale);
   const wy = axisWeights(inH, outH, upscale);
+  // Non-zero span [xFrom, xTo) of each output column's weights (at most a few input pixels wide per output pixel).
+  const xFrom = new Int32Array(outW);
+  const xTo = new Int32Array(outW);
+  for (let k = 0; k < outW; k++) {
+    let lo = 0;
+    while (lo < inW - 1 && wx[k * inW + lo] === 0) lo++;
+    let hi = inW;
+    while (hi > lo + 1 && wx[k * inW + hi - 1] === 0) hi--;
+    xFrom[k] = lo;
+    xTo[k] = hi;
+  }
   const out = new Float32Array(3 * outW * outH);
   const rows = new Float64Array(outH * inW); // vertical pass of one channel
   for (let ch = 0; ch < 3; ch++) {
@@ -201,10 +212,7 @@ export function resizeImage(
     for (let i = 0; i < outH; i++) {
       for (let k = 0; k < outW; k++) {
         let acc = 0;
-        for (let x = 0; x < inW; x++) {
-          const wt = wx[k * inW + x]!;
-          if (wt !== 0) acc += wt * rows[i * inW + x]!;
-        }
+        for (let x = xFrom[k]!; x < xTo[k]!; x++) acc += wx[k * inW + x]! * rows[i * inW + x]!;
         out[dst + i * outW + k] = Math.min(1, Math.max(0, acc));
       }
     }

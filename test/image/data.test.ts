@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import {
   blankImage,
@@ -124,6 +125,45 @@ test('PNG: RGBA is composited over white; grey PNGs read as equal channels', () 
   const gi = decodePng(greyBytes, 'grey.png');
   assert.deepEqual(pixel(gi, 0, 0).map((v) => Math.round(v * 255)), [51, 51, 51]);
   assert.deepEqual(pixel(gi, 1, 0).map((v) => Math.round(v * 255)), [204, 204, 204]);
+});
+
+/** A PNG assembled chunk by chunk: IHDR fields, extra chunks before IDAT, and the raw (filtered) scanlines. */
+function handMadePng(width: number, height: number, bitDepth: number, colorType: number, extra: [string, Buffer][], scanlines: Buffer): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([bitDepth, colorType, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    ...extra.map(([t, d]) => chunk(t, d)),
+    chunk('IDAT', deflateSync(scanlines)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+test('PNG: palette (with tRNS transparency) and 16-bit RGB PNGs decode', () => {
+  // 3×1 palette image: opaque green, half-transparent blue, fully transparent red.
+  const palette = handMadePng(3, 1, 8, 3, [
+    ['PLTE', Buffer.from([0, 255, 0, 0, 0, 255, 255, 0, 0])],
+    ['tRNS', Buffer.from([255, 128, 0])],
+  ], Buffer.from([0, 0, 1, 2]));
+  const pi = decodePng(palette, 'palette.png');
+  assert.deepEqual(pixel(pi, 0, 0), [0, 1, 0]);
+  const a = 128 / 255;
+  assert.ok(maxAbsDiff(Float32Array.from(pixel(pi, 1, 0)), Float32Array.from([1 - a, 1 - a, 1])) < 1e-6);
+  assert.deepEqual(pixel(pi, 2, 0), [1, 1, 1]);
+  // 1×1 16-bit RGB (0xffff, 0x8000, 0x0000) → 8-bit levels 255, 128, 0.
+  const deep = handMadePng(1, 1, 16, 2, [], Buffer.from([0, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00]));
+  assert.deepEqual(pixel(decodePng(deep, 'deep.png'), 0, 0).map((v) => Math.round(v * 255)), [255, 128, 0]);
 });
 
 test('PNG: corrupt, truncated, non-PNG and oversized files are refused with the file name and the reason', withTempDir((dir) => {
