@@ -8,6 +8,7 @@ import { registerLm } from './commands/lm.js';
 import { registerServe } from './commands/serve.js';
 import { registerEval } from './commands/eval.js';
 import { registerAudit } from './commands/audit.js';
+import { registerImage } from './commands/image.js';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ registerLm(program);
 registerServe(program);
 registerEval(program);
 registerAudit(program);
+registerImage(program);
 
 try {
   await program.parseAsync(process.argv);
