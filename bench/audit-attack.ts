@@ -15,12 +15,11 @@
 // verify: samples/s of M = 50-token verification (longest match, sources, spans) against the spam-assassin index,
 //   on 256-token texts half of which are e-mail passages (memorized: the full work) and half Moby-Dick (not).
 
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuJiffies, HZ, waitQuiet } from './machine.js';
+import { runQuietJson, waitQuiet } from './machine.js';
 import { median } from './stats.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -177,33 +176,14 @@ async function verifyBench(): Promise<Record<string, unknown>> {
 
 // ---- driver ----------------------------------------------------------------------------------------------------
 
-const launcherEnv = {
-  ...process.env,
-  // the tessera launcher's malloc settings (bin/tessera.js), which every tessera command runs with
-  GLIBC_TUNABLES: 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736',
-  TESSERA_MALLOC_TUNED: '1',
-  TESSERA_THREADS: process.env.TESSERA_THREADS ?? '2',
-};
-
 async function runJson(cmd: string, args: string[]): Promise<Record<string, unknown>> {
-  const maxOthers = Number(opt('max-others', '0.3'));
-  for (let attempt = 0; ; attempt++) {
-    await waitQuiet({ maxOthers, maxLoad: Number(opt('max-load', '0.7')), waitS: Number(opt('wait-s', '900')) });
-    const a = cpuJiffies();
-    const t0 = performance.now();
-    const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', env: launcherEnv, maxBuffer: 1 << 26 });
-    const wall = (performance.now() - t0) / 1000;
-    const b = cpuJiffies();
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
-    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop()!;
-    const j = JSON.parse(line) as Record<string, unknown>;
-    const own = Number(j.cpu_s ?? 2 * wall);
-    const others = Math.max(0, ((b.busy - a.busy) / HZ - own) / wall);
-    j.others_cores = Number(others.toFixed(2));
-    process.stderr.write(`  ${j.engine}: ${Number(j.samples_per_hour).toFixed(0)} samples/h (${Number(j.seconds).toFixed(1)} s; others ${others.toFixed(2)} cores)\n`);
-    if (others <= maxOthers || attempt >= 2) return j;
-    process.stderr.write('  the machine was busy during the run; repeating it\n');
-  }
+  return runQuietJson(cmd, args, {
+    cwd: root,
+    maxOthers: Number(opt('max-others', '0.3')),
+    maxLoad: Number(opt('max-load', '0.7')),
+    waitS: Number(opt('wait-s', '900')),
+    describe: (j) => `${Number(j.samples_per_hour).toFixed(0)} samples/h (${Number(j.seconds).toFixed(1)} s)`,
+  });
 }
 
 async function attackBench(): Promise<Record<string, unknown>[]> {

@@ -53,3 +53,48 @@ export async function waitQuiet(o: { maxOthers: number; maxLoad: number; waitS: 
   }
 }
 
+
+/** The environment tessera runs with under its launcher (bin/tessera.js): its malloc settings, 2 threads by default. */
+export const LAUNCHER_ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  GLIBC_TUNABLES: 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736',
+  TESSERA_MALLOC_TUNED: '1',
+  TESSERA_THREADS: process.env.TESSERA_THREADS ?? '2',
+};
+
+export interface QuietRunOptions {
+  cwd: string;
+  maxOthers: number;
+  maxLoad: number;
+  waitS: number;
+  /** One progress line about the result (e.g. its throughput). */
+  describe: (result: Record<string, unknown>) => string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Run `cmd args` once the machine is quiet and parse the last JSON line of its stdout. Afterwards, how many cores
+ * other processes kept busy during the run (whole-machine CPU time minus the run's own `cpu_s`, else 2 × wall) is
+ * added as `others_cores`; a run during which others used more than `maxOthers` cores is repeated (twice at most).
+ */
+export async function runQuietJson(cmd: string, args: string[], o: QuietRunOptions): Promise<Record<string, unknown>> {
+  const { spawnSync } = await import('node:child_process');
+  for (let attempt = 0; ; attempt++) {
+    await waitQuiet(o);
+    const a = cpuJiffies();
+    const t0 = performance.now();
+    const r = spawnSync(cmd, args, { cwd: o.cwd, encoding: 'utf8', env: o.env ?? LAUNCHER_ENV, maxBuffer: 1 << 26 });
+    const wall = (performance.now() - t0) / 1000;
+    const b = cpuJiffies();
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
+    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    if (!line) throw new Error(`${cmd} ${args.join(' ')} printed no JSON line:\n${r.stdout}\n${r.stderr}`);
+    const j = JSON.parse(line) as Record<string, unknown>;
+    const own = Number(j.cpu_s ?? 2 * wall);
+    const others = Math.max(0, ((b.busy - a.busy) / HZ - own) / wall);
+    j.others_cores = Number(others.toFixed(2));
+    process.stderr.write(`  ${String(j.engine)}: ${o.describe(j)} (others ${others.toFixed(2)} cores)\n`);
+    if (others <= o.maxOthers || attempt >= 2) return j;
+    process.stderr.write('  the machine was busy during the run; repeating it\n');
+  }
+}

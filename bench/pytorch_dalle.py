@@ -7,7 +7,7 @@ loss as src/image/dalle.ts, written the way a PyTorch user would (nn.Linear, mas
     python bench/pytorch_dalle.py --mode sample ... --batch 8 --rounds 2
 
 Stream: [bos, text_1..L, image_1..HW-1] (L + HW positions); text ids 0..V_text + L (bos and one pad id per text
-position), image ids after them. Layer i (1-based) is row attention, column attention where (i - 2) mod 4 = 0, and
+position), image ids after them; untied output head. Layer i (1-based) is row attention, column attention where (i - 2) mod 4 = 0, and
 convolutional (causal k x k) in the last layer; text is causal and image tokens see all text. Image positions get
 row and column embeddings. Loss = 1/8 text CE + 7/8 image CE (logits restricted per kind).
 train: a step = forward + loss + backward + AdamW(0.9, 0.96, wd 4.5e-2) with clip 4; images_per_s = batch / median.
@@ -108,6 +108,7 @@ class Dalle(nn.Module):
         self.wce = nn.Embedding(a.grid, C)
         self.h = nn.ModuleList([Block(C, a.heads) for _ in range(a.layers)])
         self.ln_f = nn.LayerNorm(C)
+        self.lm_head = nn.Linear(C, self.V, bias=False)  # untied, as tessera's DALL·E (and DALLE-pytorch's to_logits)
         self.kinds = schedule(a.layers)
         masks = {}
         for kind in set(self.kinds):
@@ -132,7 +133,7 @@ class Dalle(nn.Module):
         return x + (self.wre(self.row[pos]) + self.wce(self.col[pos])) * self.is_img[pos]
 
     def logits(self, x):
-        return self.ln_f(x) @ self.wte.weight.t()
+        return self.lm_head(self.ln_f(x))
 
     def loss(self, idx, targets):
         T = idx.shape[1]

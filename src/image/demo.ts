@@ -24,8 +24,10 @@ export const IMAGE_DEMO = {
   trainScenes: 4000,
   heldOutScenes: 200,
   seed: 0,
-  vae: { vocabSize: 128, nHid: 16, steps: 1600, batch: 16, lr: 3e-3 },
-  transformer: { textLength: 16, textVocab: 320, layers: 4, heads: 4, embd: 128, convKernel: 5, dropout: 0.1, nullCaption: 0.1, steps: 2400, batch: 16, lr: 2e-3 },
+  // MSE + a diversity penalty, β = 0 and τ annealed over half the run: the paper's logit-Laplace + β 6.6 recipe does
+  // not learn colours in a run this short (README, src/image/dvae-loss.ts); measured 23.2 dB held-out PSNR
+  vae: { vocabSize: 128, nHid: 16, steps: 1500, batch: 16, lr: 2e-3, reconstruction: 'mse' as const, diversity: 0.03, beta: 0, tauSteps: 750 },
+  transformer: { textLength: 16, textVocab: 320, layers: 4, heads: 4, embd: 128, convKernel: 5, dropout: 0.1, nullCaption: 0.1, steps: 3000, batch: 16, lr: 2e-3 },
   clip: { textLength: 16, steps: 600, batch: 32, lr: 1e-3 },
   evaluation: { heldInCaptions: 6, heldOutCaptions: 6, samples: 128, ns: [1, 8, 32, 128], shown: 8, memorizationPerCaption: 16, baselineImages: 96 },
 };
@@ -34,7 +36,7 @@ const QUICK = {
   ...IMAGE_DEMO,
   trainScenes: 256,
   heldOutScenes: 32,
-  vae: { ...IMAGE_DEMO.vae, steps: 30, batch: 8 },
+  vae: { ...IMAGE_DEMO.vae, steps: 30, batch: 8, tauSteps: 15 },
   transformer: { ...IMAGE_DEMO.transformer, layers: 2, embd: 32, heads: 2, steps: 20, batch: 8 },
   clip: { ...IMAGE_DEMO.clip, steps: 20, batch: 8 },
   evaluation: { ...IMAGE_DEMO.evaluation, heldInCaptions: 2, heldOutCaptions: 2, samples: 8, ns: [1, 2, 8], shown: 4, memorizationPerCaption: 2, baselineImages: 8 },
@@ -107,6 +109,9 @@ export async function runImageDemo(o: ImageDemoOptions): Promise<ImageDemoResult
       steps: D.vae.steps,
       batch: D.vae.batch,
       lr: D.vae.lr,
+      reconstruction: D.vae.reconstruction,
+      diversity: D.vae.diversity,
+      schedule: { betaEnd: D.vae.beta, tauSteps: D.vae.tauSteps },
       seed: D.seed,
       resume: !!o.resume && existsSync(join(dirs.vae, 'checkpoint')),
       log,

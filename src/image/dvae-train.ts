@@ -11,7 +11,7 @@ import { writeFileAtomicSync } from '../io/atomic.js';
 import { Rng } from '../nn/init.js';
 import { train, type Batch, type BatchSource, type CheckpointIO, type DataSpec, type TrainerResult } from '../train/index.js';
 import { loadDvae, saveDvae, validateDvaeConfig, Dvae, type DvaeConfig } from './dvae.js';
-import { gumbelDvaeLoss, vqDvaeLoss, VQ_COMMITMENT } from './dvae-loss.js';
+import { gumbelDvaeLoss, vqDvaeLoss, VQ_COMMITMENT, type ReconstructionLoss } from './dvae-loss.js';
 import { imageLength, type RgbImage } from './types.js';
 
 // ---- schedules ----
@@ -207,6 +207,10 @@ export interface TrainDvaeOptions {
   weightDecay?: number;
   /** VQ commitment weight (default 0.25). */
   commitment?: number;
+  /** Gumbel: the reconstruction term (default the paper's logit-Laplace; see dvae-loss.ts for MSE). */
+  reconstruction?: ReconstructionLoss;
+  /** Gumbel: weight of the codebook-diversity penalty (default 0, the paper has none). */
+  diversity?: number;
   /** Global gradient-norm clip (default none). */
   clip?: number;
   log?: (line: string) => void;
@@ -239,12 +243,13 @@ export async function trainDvae(o: TrainDvaeOptions): Promise<TrainDvaeResult> {
   if (gumbel) data.push({ name: 'tau', shape: [1] }, { name: 'beta', shape: [1] });
   const commitment = o.commitment ?? VQ_COMMITMENT;
   const model = new Dvae(config).initialize(o.seed);
-  const meta = { ...o.meta, schedule, images: o.images.length };
+  const meta = { ...o.meta, schedule, images: o.images.length, reconstruction: o.reconstruction ?? 'logit-laplace', diversity: o.diversity ?? 0 };
   const evalInterval = o.evalInterval ?? Math.max(1, Math.round(o.steps / 10));
   const evalBatch = o.heldOut.length && evalInterval > 0 ? fixedBatch(o.heldOut, S, o.batch, gumbel, schedule) : undefined;
   const result = await train<Dvae>({
     model,
-    loss: (m, d, ctx) => (gumbel ? gumbelDvaeLoss(m, d.get('x')!, d.get('tau')!, d.get('beta')!, ctx).loss : vqDvaeLoss(m, d.get('x')!, commitment).loss),
+    loss: (m, d, ctx) =>
+      gumbel ? gumbelDvaeLoss(m, d.get('x')!, d.get('tau')!, d.get('beta')!, ctx, { reconstruction: o.reconstruction, diversity: o.diversity }).loss : vqDvaeLoss(m, d.get('x')!, commitment).loss,
     data,
     batches,
     io: dvaeIO(meta),

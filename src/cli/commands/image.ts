@@ -85,10 +85,14 @@ export function registerImage(program: Command): void {
     .option('--tau-end <x>', 'final Gumbel-softmax temperature (paper 1/16)', num('--tau-end'))
     .option('--tau-steps <n>', 'steps of the cosine τ anneal (default: the paper\'s 150k/1.2M of the run)', int('--tau-steps', 1))
     .option('--beta <x>', 'final KL weight β (paper 6.6)', num('--beta'))
+    .option('--recon-loss <l>', 'logit-laplace (the paper) | mse (learns faster in short runs; see src/image/dvae-loss.ts)', 'logit-laplace')
+    .option('--diversity <x>', 'weight of a codebook-diversity penalty log K − H(mean code distribution) (0 = the paper)', num('--diversity'), 0)
     .option('--beta-steps <n>', 'steps of the cosine β ramp (default: the paper\'s 5k/1.2M of the run)', int('--beta-steps', 1))
     .action(async (o) => {
       const { smallDvaeConfig } = await import('../../image/dvae.js');
       const { trainDvae } = await import('../../image/dvae-train.js');
+      if (!['logit-laplace', 'mse'].includes(o.reconLoss)) throw new Error(`--recon-loss must be logit-laplace or mse, got '${o.reconLoss}'`);
+      if (!['gumbel', 'vq'].includes(o.quantizer)) throw new Error(`--quantizer must be gumbel or vq, got '${o.quantizer}'`);
       const size = o.size ?? smallDvaeConfig.inputSize;
       const data = await openData(o, size);
       const config = {
@@ -111,6 +115,8 @@ export function registerImage(program: Command): void {
         seed: o.seed,
         resume: !!o.resume,
         maxSeconds: o.maxSeconds,
+        reconstruction: o.reconLoss,
+        diversity: o.diversity,
         schedule: {
           ...(o.tauEnd !== undefined ? { tauEnd: o.tauEnd } : {}),
           ...(o.tauSteps !== undefined ? { tauSteps: o.tauSteps } : {}),
