@@ -27,8 +27,8 @@ export const IMAGE_DEMO = {
   // MSE + a diversity penalty, β = 0 and τ annealed over half the run: the paper's logit-Laplace + β 6.6 recipe does
   // not learn colours in a run this short (README, src/image/dvae-loss.ts); measured 23.2 dB held-out PSNR
   vae: { vocabSize: 128, nHid: 16, steps: 1500, batch: 16, lr: 2e-3, reconstruction: 'mse' as const, diversity: 0.03, beta: 0, tauSteps: 750 },
-  transformer: { textLength: 16, textVocab: 320, layers: 4, heads: 4, embd: 128, convKernel: 5, dropout: 0.1, nullCaption: 0.1, steps: 3000, batch: 16, lr: 2e-3 },
-  clip: { textLength: 16, steps: 600, batch: 32, lr: 1e-3 },
+  transformer: { textLength: 16, textVocab: 320, layers: 4, heads: 4, embd: 128, convKernel: 5, dropout: 0.1, nullCaption: 0.1, steps: 2800, batch: 16, lr: 2e-3 },
+  clip: { textLength: 16, steps: 2500, batch: 32, lr: 1e-3 },
   evaluation: { heldInCaptions: 6, heldOutCaptions: 6, samples: 128, ns: [1, 8, 32, 128], shown: 8, memorizationPerCaption: 16, baselineImages: 96 },
 };
 
