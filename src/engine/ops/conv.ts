@@ -1,12 +1,18 @@
 // Convolution family (NCHW): conv2d, transposed conv2d, average / max pooling, nearest-neighbour upsampling.
 // Gradients are themselves convolutions: dX of a conv is a transposed conv, dW is a conv of the input with the
 // cotangent (batch as channels, stride as dilation), and the transposed conv's gradients mirror them.
+// Stride-1, undilated convolutions (every conv of the dVAE) take faster forms on ONNX Runtime's CPU kernels: dX is a
+// plain Conv of the cotangent with the flipped, in/out-swapped kernel (ORT's Conv has a blocked fast path that its
+// ConvTranspose lacks), and dW is one GEMM of the cotangent with the input's k×k patches (im2col built from k² slices)
+// instead of a Conv whose "kernel" is the whole cotangent image (C small GEMMs with k² outputs each).
 
 import { apply, apply1, defineOp, fail, fmtShape, Tensor } from '../tensor.js';
 import { cast, constant } from './core.js';
+import { matmul } from './matmul.js';
 import { add } from './elementwise.js';
 import { scatterAddAlongAxis } from './indexing.js';
-import { expand, reshape, slice, transpose, zeros } from './shape.js';
+import { expand, pad, reshape, slice, stack, transpose, zeros } from './shape.js';
+import { gather } from './indexing.js';
 
 type Pair = [number, number];
 const pair = (v: number | readonly number[]): Pair => (typeof v === 'number' ? [v, v] : [v[0]!, v[1]!]);
@@ -55,18 +61,57 @@ export const conv2dOp = defineOp<ConvAttrs>({
   },
 });
 
+const unitStride = (a: ConvAttrs) => a.stride[0] === 1 && a.stride[1] === 1 && a.dilation[0] === 1 && a.dilation[1] === 1 && a.groups === 1;
+
+/** The kernel reversed along both spatial axes, input and output channels swapped: (O, C, kh, kw) → (C, O, kh, kw). */
+function flippedKernel(w: Tensor): Tensor {
+  const [, , kh, kw] = w.shape as number[];
+  const rev = (k: number) => constant(BigInt64Array.from({ length: k }, (_, i) => BigInt(k - 1 - i)), [k], 'int64');
+  const t = transpose(w, [1, 0, 2, 3]); // (C, O, kh, kw)
+  return gather(gather(t, rev(kh!), 2), rev(kw!), 3);
+}
+
 /** dX of y = conv(x, w): a transposed conv of the cotangent with the same weight. */
 function convInputGrad(g: Tensor, w: Tensor, hw: Pair, a: ConvAttrs): Tensor {
   const [, , ho, wo] = g.shape as number[];
   const [, , kh, kw] = w.shape as number[];
+  const ph = kh! - 1 - a.padding[0];
+  const pw = kw! - 1 - a.padding[1];
+  if (unitStride(a) && ph >= 0 && pw >= 0 && ho! + 2 * ph - kh! + 1 === hw[0] && wo! + 2 * pw - kw! + 1 === hw[1]) {
+    // stride 1: dX = conv(g, flip(w)ᵀ) with padding k − 1 − p (the "full" correlation)
+    return apply1(conv2dOp, [g, flippedKernel(w)], { stride: [1, 1], padding: [ph, pw], dilation: [1, 1], groups: 1 }); // (N, C, H, W)
+  }
   // Output size of convT = (ho-1)*s - 2p + d(k-1) + 1 + outPad; pick outPad to land exactly on the input size.
   const op0 = hw[0] - ((ho! - 1) * a.stride[0] - 2 * a.padding[0] + a.dilation[0] * (kh! - 1) + 1);
   const op1 = hw[1] - ((wo! - 1) * a.stride[1] - 2 * a.padding[1] + a.dilation[1] * (kw! - 1) + 1);
   return apply1(convTranspose2dOp, [g, w], { ...a, outputPadding: [op0, op1] });
 }
 
+/**
+ * dW of a stride-1 conv as one GEMM: g (O, N·Ho·Wo) @ P (N·Ho·Wo, kh·kw·C), P the k×k patches of x in channels-last
+ * order (k² slices of NHWC x stacked on a middle axis: contiguous C-blocks, no general transpose of the 9× patch
+ * tensor), then the small (O, kh, kw, C) result is turned to (O, C, kh, kw). Only single-axis moves are transposed
+ * at full size (ORT has fast paths for those).
+ */
+function convWeightGradGemm(x: Tensor, g: Tensor, wShape: number[], a: ConvAttrs): Tensor {
+  const [O, C, kh, kw] = wShape as [number, number, number, number];
+  const [N, , Ho, Wo] = g.shape as [number, number, number, number];
+  const g2 = reshape(transpose(g, [1, 0, 2, 3]), [O, N * Ho * Wo]); // (O, N·Ho·Wo)
+  const xt = transpose(x, [0, 2, 3, 1]); // (N, H, W, C)
+  if (kh === 1 && kw === 1 && a.padding[0] === 0 && a.padding[1] === 0) {
+    return reshape(matmul(g2, reshape(xt, [N * Ho * Wo, C])), [O, C, 1, 1]);
+  }
+  const xp = a.padding[0] || a.padding[1] ? pad(xt, [0, a.padding[0], a.padding[1], 0], [0, a.padding[0], a.padding[1], 0]) : xt; // (N, H+2p, W+2p, C)
+  const shifts: Tensor[] = [];
+  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) shifts.push(slice(xp, [[1, i, i + Ho], [2, j, j + Wo]])); // (N, Ho, Wo, C)
+  const patches = reshape(stack(shifts, 3), [N * Ho * Wo, kh * kw * C]); // (N·Ho·Wo, kh·kw·C)
+  const dw = reshape(matmul(g2, patches), [O, kh, kw, C]);
+  return transpose(dw, [0, 3, 1, 2]); // (O, C, kh, kw)
+}
+
 /** dW of y = conv(x, w): conv of x (channels↔batch swapped) with g as the kernel, stride becoming dilation. */
 function convWeightGrad(x: Tensor, g: Tensor, wShape: number[], a: ConvAttrs): Tensor {
+  if (unitStride(a)) return convWeightGradGemm(x, g, wShape, a);
   const [, , kh, kw] = wShape as [number, number, number, number];
   const xt = transpose(x, [1, 0, 2, 3]); // (C, N, H, W)
   const gt = transpose(g, [1, 0, 2, 3]); // (O, N, Ho, Wo)
