@@ -39,7 +39,6 @@ function cpuSeconds(): number {
 // ---- tessera workers (one process per run) -----------------------------------------------------------------------
 
 async function workerDvae(batch: number, steps: number, warmup: number) {
-  const T = await import('../src/engine/index.js');
   const { Dvae } = await import('../src/image/dvae.js');
   const { gumbelDvaeLoss } = await import('../src/image/dvae-loss.js');
   const { createTrainStep } = await import('../src/nn/train.js');
@@ -64,7 +63,6 @@ async function workerDvae(batch: number, steps: number, warmup: number) {
     if (i >= warmup) times.push((performance.now() - t0) / 1000);
   }
   const med = median(times);
-  void T;
   return { engine: 'tessera', params: vae.parameterCount(), ms_per_step: med * 1e3, images_per_s: batch / med, loss, cpu_s: cpuSeconds() };
 }
 

@@ -99,6 +99,7 @@ export async function runImageDemo(o: ImageDemoOptions): Promise<ImageDemoResult
     log(`dVAE: ${dirs.vae} is trained; skipping`);
     vae = loadDvae(dirs.vae);
     vaeMetrics = await dvaeMetrics(vae, data.heldOut.map((e) => e.image));
+    log(`dVAE: held-out PSNR ${vaeMetrics.psnr.toFixed(2)} dB, codebook perplexity ${vaeMetrics.perplexity.toFixed(1)} of ${vaeMetrics.vocabSize}, ${vaeMetrics.deadCodes} dead codes`);
   } else {
     const s = performance.now();
     const r = await trainDvae({
@@ -123,74 +124,74 @@ export async function runImageDemo(o: ImageDemoOptions): Promise<ImageDemoResult
     timings.vae = (timings.vae ?? 0) + (performance.now() - s) / 1000;
     saveTimings();
   }
-  log(`dVAE: held-out PSNR ${vaeMetrics.psnr.toFixed(2)} dB, codebook perplexity ${vaeMetrics.perplexity.toFixed(1)} of ${vaeMetrics.vocabSize}, ${vaeMetrics.deadCodes} dead codes`);
+
+  /**
+   * A stage whose finished model is `dir` with its summary in `<out>/<name>-summary.json`: skipped when both exist,
+   * otherwise trained (resuming its checkpoint with --resume), its summary stored and its time added to timings.
+   */
+  const stage = async <S extends { stopped: string | null }>(name: 'transformer' | 'clip', dir: string, run: (resume: boolean) => Promise<S>): Promise<S> => {
+    const file = join(o.out, `${name}-summary.json`);
+    if (done(dir) && existsSync(file)) {
+      log(`${name}: ${dir} is trained; skipping`);
+      return JSON.parse(readFileSync(file, 'utf8')) as S;
+    }
+    const s = performance.now();
+    const summary = await run(!!o.resume && existsSync(join(dir, 'checkpoint')));
+    if (summary.stopped) throw new Error(`${name} training stopped early (${summary.stopped}); rerun with --resume`);
+    writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+    timings[name] = (timings[name] ?? 0) + (performance.now() - s) / 1000;
+    saveTimings();
+    return summary;
+  };
 
   // 2. transformer
-  let tSummary: DalleStageSummary;
-  const tFile = join(o.out, 'transformer-summary.json');
-  if (done(dirs.transformer) && existsSync(tFile)) {
-    log(`transformer: ${dirs.transformer} is trained; skipping`);
-    tSummary = JSON.parse(readFileSync(tFile, 'utf8'));
-  } else {
-    const s = performance.now();
-    const T = D.transformer;
-    const r = await trainDalleFromData({
-      data: 'shapes',
-      dataset: data,
-      dvae: vae,
-      vae: dirs.vae,
-      out: dirs.transformer,
-      resume: !!o.resume && existsSync(join(dirs.transformer, 'checkpoint')),
-      steps: T.steps,
-      batch: T.batch,
-      lr: T.lr,
-      seed: D.seed,
-      textLength: T.textLength,
-      textVocab: T.textVocab,
-      layers: T.layers,
-      heads: T.heads,
-      embd: T.embd,
-      convKernel: T.convKernel,
-      dropout: T.dropout,
-      nullCaption: T.nullCaption,
-      log,
-    });
-    tSummary = r.summary;
-    if (tSummary.stopped) throw new Error(`transformer training stopped early (${tSummary.stopped}); rerun with --resume`);
-    writeFileSync(tFile, `${JSON.stringify(tSummary, null, 2)}\n`);
-    timings.transformer = (timings.transformer ?? 0) + (performance.now() - s) / 1000;
-    saveTimings();
-  }
+  const T = D.transformer;
+  const tSummary: DalleStageSummary = await stage('transformer', dirs.transformer, async (resume) =>
+    (
+      await trainDalleFromData({
+        data: 'shapes',
+        dataset: data,
+        dvae: vae,
+        vae: dirs.vae,
+        out: dirs.transformer,
+        resume,
+        steps: T.steps,
+        batch: T.batch,
+        lr: T.lr,
+        seed: D.seed,
+        textLength: T.textLength,
+        textVocab: T.textVocab,
+        layers: T.layers,
+        heads: T.heads,
+        embd: T.embd,
+        convKernel: T.convKernel,
+        dropout: T.dropout,
+        nullCaption: T.nullCaption,
+        log,
+      })
+    ).summary,
+  );
   const tokenizer = loadCaptionTokenizer(dirs.transformer);
 
   // 3. CLIP (on the transformer's caption tokenizer, so it can rerank its samples)
-  let cSummary: ClipStageSummary;
-  const cFile = join(o.out, 'clip-summary.json');
-  if (done(dirs.clip) && existsSync(cFile)) {
-    log(`CLIP: ${dirs.clip} is trained; skipping`);
-    cSummary = JSON.parse(readFileSync(cFile, 'utf8'));
-  } else {
-    const s = performance.now();
-    const r = await trainClipFromData({
-      data: 'shapes',
-      dataset: data,
-      captionTokenizer: tokenizer,
-      out: dirs.clip,
-      resume: !!o.resume && existsSync(join(dirs.clip, 'checkpoint')),
-      steps: D.clip.steps,
-      batch: D.clip.batch,
-      lr: D.clip.lr,
-      seed: D.seed,
-      textVocab: tokenizer.vocabSize,
-      textLength: D.clip.textLength,
-      log,
-    });
-    cSummary = r.summary;
-    if (cSummary.stopped) throw new Error(`CLIP training stopped early (${cSummary.stopped}); rerun with --resume`);
-    writeFileSync(cFile, `${JSON.stringify(cSummary, null, 2)}\n`);
-    timings.clip = (timings.clip ?? 0) + (performance.now() - s) / 1000;
-    saveTimings();
-  }
+  const cSummary: ClipStageSummary = await stage('clip', dirs.clip, async (resume) =>
+    (
+      await trainClipFromData({
+        data: 'shapes',
+        dataset: data,
+        captionTokenizer: tokenizer,
+        out: dirs.clip,
+        resume,
+        steps: D.clip.steps,
+        batch: D.clip.batch,
+        lr: D.clip.lr,
+        seed: D.seed,
+        textVocab: tokenizer.vocabSize,
+        textLength: D.clip.textLength,
+        log,
+      })
+    ).summary,
+  );
   await vae.release();
 
   // 4. evaluation

@@ -63,13 +63,18 @@ export interface ElboTerms {
  * encoder logits (N, K, h, w); beta broadcastable ([1]).
  */
 export function dvaeElbo(xMapped: Tensor, stats: Tensor, logits: Tensor, beta: Tensor): ElboTerms {
-  const [, C, H, W] = xMapped.shape as [number, number, number, number];
+  const C = xMapped.shape[1]!;
   const mu = T.narrow(stats, 1, 0, C); // (N, C, H, W)
   const lnB = T.narrow(stats, 1, C, C); // (N, C, H, W)
-  const nllPerImage = T.sum(logitLaplaceNll(xMapped, mu, lnB), [1, 2, 3]); // (N)
+  return normalisedLoss(xMapped, T.sum(logitLaplaceNll(xMapped, mu, lnB), [1, 2, 3]), logits, beta);
+}
+
+/** (reconstruction + β · Σ KL) / (C·H·W) per image, averaged over images, from the per-image reconstruction term (N). */
+function normalisedLoss(xMapped: Tensor, recPerImage: Tensor, logits: Tensor, beta: Tensor): ElboTerms {
+  const [, C, H, W] = xMapped.shape as [number, number, number, number];
   const klPerImage = T.sum(klToUniform(logits), [1, 2]); // (N)
-  const perImage = T.add(nllPerImage, T.mul(T.reshape(beta, [1]), klPerImage)); // (N)
-  return { loss: T.div(T.mean(perImage), C * H * W), nll: T.mean(nllPerImage), kl: T.mean(klPerImage) };
+  const perImage = T.add(recPerImage, T.mul(T.reshape(beta, [1]), klPerImage)); // (N)
+  return { loss: T.div(T.mean(perImage), C * H * W), nll: T.mean(recPerImage), kl: T.mean(klPerImage) };
 }
 
 export type ReconstructionLoss = 'logit-laplace' | 'mse';
@@ -93,12 +98,8 @@ export function codeDiversityPenalty(logits: Tensor): Tensor {
  * averaged over images.
  */
 export function dvaeMseLoss(xMapped: Tensor, stats: Tensor, logits: Tensor, beta: Tensor): ElboTerms {
-  const [, C, H, W] = xMapped.shape as [number, number, number, number];
-  const d = T.sub(T.sigmoid(T.narrow(stats, 1, 0, C)), xMapped); // (N, C, H, W)
-  const sePerImage = T.sum(T.mul(d, d), [1, 2, 3]); // (N)
-  const klPerImage = T.sum(klToUniform(logits), [1, 2]); // (N)
-  const perImage = T.add(sePerImage, T.mul(T.reshape(beta, [1]), klPerImage)); // (N)
-  return { loss: T.div(T.mean(perImage), C * H * W), nll: T.mean(sePerImage), kl: T.mean(klPerImage) };
+  const d = T.sub(T.sigmoid(T.narrow(stats, 1, 0, xMapped.shape[1]!)), xMapped); // (N, C, H, W)
+  return normalisedLoss(xMapped, T.sum(T.mul(d, d), [1, 2, 3]), logits, beta);
 }
 
 /** Gumbel dVAE loss of images x in [0, 1] (N, C, S, S): encode, relax with temperature τ, decode, ELBO. */

@@ -28,12 +28,13 @@ export function openPipeline(o: { model: string; vae: string; clip?: string }): 
   checkDvaeCompatible(dalle.config, { imageVocab: vae.config.vocabSize, gridHeight: vae.gridSize, gridWidth: vae.gridSize, name: o.vae }, o.model);
   let clip: ClipModel | undefined;
   if (o.clip) {
+    // the config is checked before the weights are read
     const { config, record } = readClipConfig(o.clip);
     checkSameTokenizer({ name: `the transformer ${o.model}`, fingerprint: dalle.tokenizer.fingerprint() }, { name: `the CLIP ${o.clip}`, fingerprint: record.tokenizerFingerprint ?? '(none recorded)' });
     if (config.imageSize !== vae.config.inputSize) {
       throw new Error(`the CLIP ${o.clip} takes ${config.imageSize}×${config.imageSize} images but the dVAE ${o.vae} decodes ${vae.config.inputSize}×${vae.config.inputSize}`);
     }
-    clip = loadClip(o.clip, { tokenizerFingerprint: dalle.tokenizer.fingerprint() });
+    clip = loadClip(o.clip);
   }
   return { dalle, tokenizer: dalle.tokenizer, vae, vaeDir: o.vae, clip, clipDir: o.clip };
 }

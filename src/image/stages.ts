@@ -3,8 +3,7 @@
 // the CLIP stage (the transformer's caption tokenizer, or a new one, then trainClip). On --resume each stage takes
 // its tokenizer from the checkpoint, so a resumed run encodes exactly as the interrupted one did.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { clipConfig } from './clip.js';
 import { trainClip, type RetrievalAccuracy } from './clip-train.js';
@@ -54,8 +53,8 @@ export function encodeCaptions(tok: CaptionTokenizer, items: readonly ImageCapti
   return ids;
 }
 
-export interface DalleStageOptions extends DataSpecOptions {
-  vae: string;
+/** What every training stage takes: the data, the output dir, the trainer's run options. */
+export interface StageRunOptions extends DataSpecOptions {
   out: string;
   resume?: boolean;
   steps: number;
@@ -63,6 +62,14 @@ export interface DalleStageOptions extends DataSpecOptions {
   lr: number;
   seed: number;
   maxSeconds?: number;
+  log: (m: string) => void;
+  progress?: boolean;
+  /** Reuse an opened dataset (the demo) instead of opening `data`. */
+  dataset?: ImageCaptionDataset;
+}
+
+export interface DalleStageOptions extends StageRunOptions {
+  vae: string;
   textLength: number;
   textVocab: number;
   layers: number;
@@ -71,10 +78,6 @@ export interface DalleStageOptions extends DataSpecOptions {
   convKernel: number;
   dropout: number;
   nullCaption: number;
-  log: (m: string) => void;
-  progress?: boolean;
-  /** Reuse an opened dataset (the demo) instead of opening `data`. */
-  dataset?: ImageCaptionDataset;
   /** Reuse an opened dVAE. */
   dvae?: Dvae;
 }
@@ -158,22 +161,12 @@ export async function trainDalleFromData(o: DalleStageOptions): Promise<{ summar
   };
 }
 
-export interface ClipStageOptions extends DataSpecOptions {
-  out: string;
-  resume?: boolean;
-  steps: number;
-  batch: number;
-  lr: number;
-  seed: number;
-  maxSeconds?: number;
+export interface ClipStageOptions extends StageRunOptions {
   size?: number;
   /** A directory holding the caption tokenizer to use (a transformer's). */
   tokenizer?: string;
   textVocab: number;
   textLength: number;
-  log: (m: string) => void;
-  progress?: boolean;
-  dataset?: ImageCaptionDataset;
   /** Use this tokenizer (the demo's transformer's). */
   captionTokenizer?: CaptionTokenizer;
 }
@@ -189,17 +182,9 @@ export interface ClipStageSummary {
   retrieval: RetrievalAccuracy | null;
 }
 
-/** The tokenizer's files as a CLIP tokenizer record (written next to CLIP's weights, so the dir is self-contained). */
+/** The tokenizer as a CLIP tokenizer record (its files are written next to CLIP's weights: a self-contained dir). */
 function tokenizerRecord(tok: CaptionTokenizer) {
-  const tmp = mkdtempSync(join(tmpdir(), 'tessera-tok-'));
-  try {
-    tok.save(tmp);
-    const files: Record<string, string> = {};
-    for (const f of ['vocab.json', 'merges.txt', CAPTION_TOKENIZER_CONFIG]) files[f] = readFileSync(join(tmp, f), 'utf8');
-    return { tokenizerFingerprint: tok.fingerprint(), tokenizer: { class: 'tessera-caption-bpe', vocab_size: tok.vocabSize }, files };
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  return { tokenizerFingerprint: tok.fingerprint(), tokenizer: { class: 'tessera-caption-bpe', vocab_size: tok.vocabSize }, files: tok.files() };
 }
 
 export async function trainClipFromData(o: ClipStageOptions): Promise<{ summary: ClipStageSummary }> {

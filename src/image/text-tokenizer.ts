@@ -66,14 +66,17 @@ export class CaptionTokenizer {
     return this._fingerprint;
   }
 
-  /** Write vocab.json, merges.txt and tokenizer_config.json into `dir`. */
+  /** The tokenizer's files by name: vocab.json, merges.txt and tokenizer_config.json. */
+  files(): Record<string, string> {
+    const t = this.bpe.tables();
+    const cfg = { tokenizer_class: CAPTION_TOKENIZER_CLASS, do_lower_case: true, vocab_size: this.vocabSize, fingerprint: this.fingerprint() };
+    return { 'vocab.json': formatVocabJson(t), 'merges.txt': formatMergesTxt(t), [CAPTION_TOKENIZER_CONFIG]: `${JSON.stringify(cfg, null, 2)}\n` };
+  }
+
+  /** Write files() into `dir`. */
   save(dir: string): void {
     mkdirSync(dir, { recursive: true });
-    const t = this.bpe.tables();
-    writeFileAtomicSync(join(dir, 'vocab.json'), formatVocabJson(t));
-    writeFileAtomicSync(join(dir, 'merges.txt'), formatMergesTxt(t));
-    const cfg = { tokenizer_class: CAPTION_TOKENIZER_CLASS, do_lower_case: true, vocab_size: this.vocabSize, fingerprint: this.fingerprint() };
-    writeFileAtomicSync(join(dir, CAPTION_TOKENIZER_CONFIG), `${JSON.stringify(cfg, null, 2)}\n`);
+    for (const [name, text] of Object.entries(this.files())) writeFileAtomicSync(join(dir, name), text);
   }
 }
 

@@ -40,21 +40,6 @@ function dataOptions(cmd: Command): Command {
     .option('--data-seed <n>', 'seed of the data (scenes, splits)', int('--data-seed', 0), 0);
 }
 
-interface DataOpts {
-  data: string;
-  size?: number;
-  count?: number;
-  heldOut?: number;
-  heldOutFraction?: number;
-  refuseOtherSizes?: boolean;
-  dataSeed: number;
-}
-
-async function openData(o: DataOpts, size: number) {
-  const { loadImageData } = await import('../../image/stages.js');
-  return loadImageData(o, size, log);
-}
-
 function trainOptions(cmd: Command, d: { steps: number; batch: number; lr: number }): Command {
   return cmd
     .requiredOption('--out <dir>', 'output directory (the model; checkpoints in DIR/checkpoint)')
@@ -94,7 +79,8 @@ export function registerImage(program: Command): void {
       if (!['logit-laplace', 'mse'].includes(o.reconLoss)) throw new Error(`--recon-loss must be logit-laplace or mse, got '${o.reconLoss}'`);
       if (!['gumbel', 'vq'].includes(o.quantizer)) throw new Error(`--quantizer must be gumbel or vq, got '${o.quantizer}'`);
       const size = o.size ?? smallDvaeConfig.inputSize;
-      const data = await openData(o, size);
+      const { loadImageData } = await import('../../image/stages.js');
+      const data = loadImageData(o, size, log);
       const config = {
         ...smallDvaeConfig,
         inputSize: size,
